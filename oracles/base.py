@@ -130,7 +130,8 @@ def validate_momenta(
     if (violation > rtol_conservation).any():
         i = int(np.argmax(violation))
         raise OracleInputError(
-            f"{what}: momentum not conserved at point {i} (relative violation {violation[i]:.3g} > {rtol_conservation:g})"
+            f"{what}: momentum not conserved at point {i} "
+            f"(relative violation {violation[i]:.3g} > {rtol_conservation:g})"
         )
     mass2 = energy**2 - (p[..., 1:] ** 2).sum(axis=-1)
     offshell = np.abs(mass2) / energy**2
