@@ -31,3 +31,14 @@ def two_body_points(n: int, rng: np.random.Generator, sqrt_s: float = 1000.0) ->
 def rng() -> np.random.Generator:
     """A fresh generator with a fixed seed."""
     return np.random.default_rng(20261123)
+
+
+def physical_points(process: str, n: int, seed: int = 7, *, cuts: bool = True) -> np.ndarray:
+    """``n`` RAMBO points ``(n, n_particles, 4)`` [GeV] of ``process`` at √s = 1 TeV, inside the paper's cuts."""
+    from activeamp.cuts import paper_cuts
+    from activeamp.phasespace import PhaseSpaceSampler
+    from activeamp.process import get_process
+
+    proc = get_process(process)
+    sampler = PhaseSpaceSampler(proc, cuts=paper_cuts(proc) if cuts else None)
+    return sampler.sample(n, np.random.default_rng(seed), only_accepted=cuts).momenta
