@@ -1,0 +1,315 @@
+"""The ``activeamp`` command: sample, label, inspect, import/export and run."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from activeamp import __version__
+
+__all__ = ["main", "build_parser"]
+
+logger = logging.getLogger("activeamp")
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    """Exceptions that are user mistakes (bad input, files, names): reported as one line, exit status 2."""
+    from activeamp.store import StoreError
+    from oracles.base import OracleError
+
+    return (ValueError, KeyError, OSError, StoreError, OracleError)
+
+
+def _oracle_options(pairs: Sequence[str]) -> dict[str, Any]:
+    from activeamp.config import parse_override
+
+    options: dict[str, Any] = {}
+    for text in pairs:
+        path, value = parse_override(text)
+        options[".".join(path)] = value
+    return options
+
+
+def _add_dataset_overrides(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", type=Path, help="YAML file with the configuration (see README)")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a configuration key, e.g. --set n_train=20000 --set oracle.options.latency=0.005",
+    )
+
+
+def _add_phasespace(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--process", default=None, help="process: gg_yy, gg_yyg or gg_yygg (default: the store's, else gg_yyg)"
+    )
+    p.add_argument("--sqrt-s", type=float, default=1000.0, help="partonic centre-of-mass energy in GeV (default 1000)")
+    p.add_argument("--cuts", default="paper", choices=["paper", "none"], help="phase-space cuts (default: the paper's)")
+    p.add_argument("--seed", type=int, default=1234, help="run seed (default 1234)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``activeamp`` command."""
+    parser = argparse.ArgumentParser(
+        prog="activeamp",
+        description="Active learning of precision surrogates for loop amplitudes. "
+        "Momenta in GeV; squared matrix elements in GeV^(8-2n) for n particles.",
+    )
+    parser.add_argument("--version", action="version", version=f"activeamp {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
+    parser.add_argument("--traceback", action="store_true", help="show full tracebacks for errors")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("run", help="the main job: build a labelled data set with the default oracle (see README)")
+    _add_dataset_overrides(p)
+    p.add_argument("--out", type=Path, default=None, help="run folder (default runs/run-<date>-<time>)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("sample", help="sample phase-space points inside the cuts into a store (unlabelled)")
+    p.add_argument("--store", type=Path, required=True, help="store directory (created if missing)")
+    p.add_argument("-n", "--n-points", type=int, required=True, help="number of accepted points")
+    p.add_argument(
+        "--split", default="train", choices=["train", "validation", "test", "candidate"], help="split (default train)"
+    )
+    p.add_argument("--round", type=int, default=0, help="active-learning round recorded with the points (default 0)")
+    _add_phasespace(p)
+    p.set_defaults(func=cmd_sample)
+
+    p = sub.add_parser("label", help="evaluate an oracle on the unlabelled points of a store")
+    p.add_argument("--store", type=Path, required=True, help="store directory")
+    p.add_argument("--oracle", default="mock", help="oracle name (default mock; `activeamp oracles` lists them)")
+    p.add_argument(
+        "-o", "--option", action="append", default=[], metavar="KEY=VALUE", help="oracle option, e.g. -o latency=0.005"
+    )
+    p.add_argument("--split", default=None, help="only this split (default all)")
+    p.add_argument("--batch-size", type=int, default=1000, help="points per oracle call and per shard (default 1000)")
+    p.add_argument("--retry-failed", action="store_true", help="also re-evaluate points that failed before")
+    p.add_argument("--limit", type=int, default=None, help="label at most this many points")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_label)
+
+    p = sub.add_parser("info", help="summary of a store: counts by split and status, amplitude range")
+    p.add_argument("--store", type=Path, required=True, help="store directory")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument("--skip-bad", action="store_true", help="skip unreadable shards with a warning instead of failing")
+    p.add_argument("--validate", action="store_true", help="also check every shard and report duplicates")
+    p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("export", help="export points of a store to HDF5 (/momenta (N,n,4), /amplitude (N,))")
+    p.add_argument("--store", type=Path, required=True, help="store directory")
+    p.add_argument("--out", type=Path, required=True, help="output .h5 file")
+    p.add_argument("--split", default=None, help="only this split (default all)")
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("import", help="import labelled points from HDF5 or a .npy momenta/amplitude pair")
+    p.add_argument("--store", type=Path, required=True, help="store directory (created if missing, needs --process)")
+    p.add_argument("--process", default=None, help="process of a new store (default: the file's)")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--h5", type=Path, help="HDF5 file with /momenta and /amplitude")
+    src.add_argument(
+        "--npy", type=Path, nargs=2, metavar=("MOMENTA", "AMPLITUDE"), help="momenta (N,n,4) and amplitude (N,) files"
+    )
+    p.add_argument(
+        "--split", default="train", choices=["train", "validation", "test", "candidate"], help="split (default train)"
+    )
+    p.add_argument("--skip-existing", action="store_true", help="add only points not yet labelled in the store")
+    p.set_defaults(func=cmd_import)
+
+    p = sub.add_parser("oracles", help="list the available oracles")
+    p.set_defaults(func=cmd_oracles)
+    return parser
+
+
+# ------------------------------------------------------------------------------------------------ commands
+
+
+def _open_or_create(path: Path, process: str | None) -> Any:
+    from activeamp.store import ShardStore
+
+    if (path / "store.json").exists():
+        store = ShardStore.open(path)
+        if process is not None and process != store.process.name:
+            raise ValueError(f"{path}: store holds {store.process.name}, not {process}")
+        return store
+    if process is None:
+        raise ValueError(f"{path}: no store here yet; pass --process to create one")
+    return ShardStore.create(path, process)
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    from activeamp.dataset import PhaseSpaceConfig, sample_into_store
+
+    store = _open_or_create(
+        args.store, args.process or ("gg_yyg" if not (args.store / "store.json").exists() else None)
+    )
+    if args.n_points < 1:
+        raise ValueError(f"--n-points: must be >= 1, got {args.n_points}")
+    ps = PhaseSpaceConfig(process=store.process.name, sqrt_s=args.sqrt_s, cuts=args.cuts)
+    ids = sample_into_store(
+        store, ps.build_sampler(None, None), args.n_points, seed=args.seed, split=args.split, round=args.round
+    )
+    print(f"sampled {len(ids)} {args.split} points of {store.process.description} into {store.path}")
+    return 0
+
+
+def cmd_label(args: argparse.Namespace) -> int:
+    import oracles
+    from activeamp.labelling import label_store
+    from activeamp.store import ShardStore
+
+    store = ShardStore.open(args.store)
+    options = _oracle_options(args.option)
+    if args.oracle in ("mock", "blha", "njet", "openloops", "gosam"):
+        options.setdefault("process", store.process.name)
+    oracle = oracles.get(args.oracle, **options)
+    report = label_store(
+        store,
+        oracle,
+        split=args.split,
+        batch_size=args.batch_size,
+        retry_failed=args.retry_failed,
+        limit=args.limit,
+        progress=not args.no_progress,
+    )
+    print(
+        f"labelled {report.n_points} points with {oracle.name}: {report.n_ok} ok, {report.n_failed} failed "
+        f"({report.points_per_second:.0f} points/s)"
+    )
+    return 0
+
+
+def _format_summary(summary: Any) -> str:
+    lines = [f"store: {summary.process}, {summary.n_points} points in {summary.n_shards} shards"]
+    for split, by_status in sorted(summary.counts.items()):
+        counts = ", ".join(f"{status} {n}" for status, n in sorted(by_status.items()))
+        lines.append(f"  {split:<11} {counts}")
+    if summary.amplitude_min is not None:
+        lines.append(
+            f"  amplitude (ok points): min {summary.amplitude_min:.4g}, median {summary.amplitude_median:.4g}, "
+            f"max {summary.amplitude_max:.4g}"
+        )
+    if summary.n_duplicates:
+        lines.append(f"  WARNING: {summary.n_duplicates} point ids have more than one ok label")
+    for name in summary.bad_shards:
+        lines.append(f"  skipped unreadable shard {name}")
+    return "\n".join(lines)
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from activeamp.store import ShardStore
+
+    store = ShardStore.open(args.store, on_bad_shard="skip" if args.skip_bad else "raise")
+    summary = store.summary()
+    if args.json:
+        print(json.dumps(asdict(summary), indent=2))
+    else:
+        print(_format_summary(summary))
+    if args.validate:
+        report = store.validate()
+        print(report.message())
+        return 0 if report.ok else 1
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from activeamp.interchange import export_hdf5
+    from activeamp.store import ShardStore
+
+    n = export_hdf5(ShardStore.open(args.store), args.out, split=args.split)
+    print(f"exported {n} points to {args.out}")
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from activeamp.interchange import import_hdf5, import_npy, read_hdf5
+
+    process = args.process
+    if process is None and args.h5 is not None and not (args.store / "store.json").exists():
+        process = read_hdf5(args.h5).process
+    store = _open_or_create(args.store, process)
+    if args.h5 is not None:
+        n = import_hdf5(store, args.h5, split=args.split, skip_existing=args.skip_existing)
+    else:
+        n = import_npy(store, args.npy[0], args.npy[1], split=args.split, skip_existing=args.skip_existing)
+    print(f"imported {n} points into {store.path}")
+    return 0
+
+
+def cmd_oracles(args: argparse.Namespace) -> int:
+    import oracles
+
+    for name in oracles.available():
+        print(name)
+    return 0
+
+
+def _load_dataset_config(args: argparse.Namespace) -> Any:
+    from activeamp.config import apply_overrides, from_dict, load_yaml
+    from activeamp.dataset import DatasetConfig
+
+    data = load_yaml(args.config) if args.config else {}
+    return from_dict(DatasetConfig, apply_overrides(data, args.overrides), where=str(args.config or ""))
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    import yaml
+
+    from activeamp.config import to_dict
+    from activeamp.dataset import build_dataset
+
+    config = _load_dataset_config(args)
+    out = args.out or Path("runs") / time.strftime("run-%Y%m%d-%H%M%S")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.yaml").write_text(yaml.safe_dump(to_dict(config), sort_keys=False))
+    store, report = build_dataset(config, out / "store", progress=not args.no_progress)
+    summary = store.summary()
+    text = _format_summary(summary) + (
+        f"\noracle {config.oracle.name}: {report.n_points} points labelled in {report.seconds:.1f} s "
+        f"({report.points_per_second:.0f} points/s)\n"
+    )
+    (out / "summary.txt").write_text(text)
+    print(text + f"run folder: {out}")
+    return 0
+
+
+# --------------------------------------------------------------------------------------------------- entry
+
+
+def _configure_logging(verbosity: int) -> None:
+    level = logging.WARNING if verbosity == 0 else logging.INFO if verbosity == 1 else logging.DEBUG
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``activeamp`` command; returns the exit status (2 for user errors, one line on stderr)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _configure_logging(args.verbose)
+    func: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return func(args)
+    except _user_errors() as err:
+        if args.traceback:
+            raise
+        message = err.args[0] if isinstance(err, KeyError) and err.args else str(err)
+        print(f"activeamp {args.command}: error: {message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"activeamp {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
