@@ -1,0 +1,89 @@
+"""Tests of the activeamp command: sub-commands work end to end, user mistakes give one-line errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from activeamp.cli import main
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_sample_label_info_export_import(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    store = str(tmp_path / "st")
+    assert run(capsys, "sample", "--store", store, "-n", "400", "--seed", "3")[0] == 0
+    assert run(capsys, "sample", "--store", store, "-n", "100", "--split", "test", "--seed", "3")[0] == 0
+    code, out, _ = run(capsys, "label", "--store", store, "-o", "nan_rate=0.05", "--no-progress", "--batch-size", "64")
+    assert code == 0 and "labelled 500 points with mock" in out
+    code, out, _ = run(capsys, "info", "--store", store, "--json")
+    summary = json.loads(out)
+    assert summary["n_points"] == 500 and summary["process"] == "gg_yyg"
+    n_ok = sum(c.get("ok", 0) for c in summary["counts"].values())
+    assert 430 < n_ok < 500
+    code, out, _ = run(capsys, "info", "--store", store, "--validate")
+    assert code == 0 and "store is valid" in out and "train" in out
+    h5 = str(tmp_path / "ok.h5")
+    code, out, _ = run(capsys, "export", "--store", store, "--out", h5)
+    assert code == 0 and f"exported {n_ok} points" in out
+    code, out, _ = run(capsys, "import", "--store", str(tmp_path / "copy"), "--h5", h5)
+    assert code == 0 and f"imported {n_ok} points" in out
+    code, _, err = run(capsys, "import", "--store", str(tmp_path / "copy"), "--h5", h5)
+    assert code == 2 and "already have a label" in err and "\n" == err[-1] and err.count("\n") == 1
+
+
+def test_import_npy_pair(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.conftest import physical_points
+
+    p = physical_points("gg_yy", 50)
+    np.save(tmp_path / "p.npy", p)
+    np.save(tmp_path / "a.npy", np.linspace(1.0, 2.0, 50))
+    code, out, _ = run(
+        capsys, "import", "--store", str(tmp_path / "s"), "--process", "gg_yy", "--npy", str(tmp_path / "p.npy"),
+        str(tmp_path / "a.npy"),
+    )  # fmt: skip
+    assert code == 0 and "imported 50 points" in out
+
+
+def test_run_writes_a_run_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out_dir = tmp_path / "run"
+    code, out, _ = run(
+        capsys, "run", "--out", str(out_dir), "--no-progress", "--set", "n_train=300", "--set", "n_test=100"
+    )
+    assert code == 0 and "run folder" in out
+    assert (out_dir / "config.yaml").exists() and (out_dir / "store" / "store.json").exists()
+    assert "train       ok 300" in (out_dir / "summary.txt").read_text()
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["info", "--store", "{tmp}/none"], "not a shard store (store.json missing)"),
+        (["label", "--store", "{tmp}/none"], "not a shard store"),
+        (["run", "--set", "n_trian=5"], "unknown key n_trian; allowed:"),
+        (["run", "--config", "{tmp}/missing.yaml"], "missing.yaml: cannot read config file"),
+        (["sample", "--store", "{tmp}/s", "-n", "0"], "--n-points: must be >= 1, got 0"),
+        (["import", "--store", "{tmp}/s", "--h5", "{tmp}/no.h5", "--process", "gg_yy"], "no.h5"),
+    ],
+)
+def test_user_errors_are_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    code, _, err = run(capsys, *[a.format(tmp=tmp_path) for a in argv])
+    assert code == 2
+    assert message in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_unknown_oracle_lists_available(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run(capsys, "sample", "--store", str(tmp_path / "s"), "-n", "5")
+    code, _, err = run(capsys, "label", "--store", str(tmp_path / "s"), "--oracle", "nope")
+    assert code == 2 and "unknown oracle 'nope'; available oracles:" in err and "mock" in err
+    code, out, _ = run(capsys, "oracles")
+    assert code == 0 and "mock" in out.split()
