@@ -1,0 +1,845 @@
+"""The precision surrogate: configuration, training to convergence, uncertainty-aware prediction, checkpoints."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import os
+import tempfile
+import time
+import typing
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from torch import Tensor
+from tqdm.auto import tqdm
+
+from activeamp import config as _config
+from activeamp.bnn import BayesianNet
+from activeamp.models import ACTIVATIONS, EnsembleNet, Params, RepulsiveEnsembleNet, SurrogateNet, heteroscedastic_nll
+from activeamp.prediction import Prediction
+from activeamp.preprocessing import InputTransform, TargetTransform, check_amplitudes
+
+__all__ = [
+    "FAMILIES",
+    "PAPER_HIDDEN",
+    "Callback",
+    "SurrogateConfig",
+    "Surrogate",
+    "build_network",
+    "derive_seed",
+    "stratified_normal_nodes",
+    "summarise_samples",
+    "t_model",
+    "t_pred",
+    "t_tot",
+    "t_model_weights",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Network families behind the :class:`Surrogate` interface.
+FAMILIES: tuple[str, ...] = ("bnn", "deterministic", "ensemble", "repulsive")
+
+#: Hidden layer widths of arXiv:2206.14831 by process (2→2 reuses the 2→3 network).
+PAPER_HIDDEN: dict[str, tuple[int, ...]] = {
+    "gg_yy": (20, 20, 30, 40),
+    "gg_yyg": (20, 20, 30, 40),
+    "gg_yygg": (32, 64, 256, 512, 128, 64, 32),
+}
+
+#: Per-epoch hook: ``callback(epoch, metrics)`` with the 1-based epoch counter (continuing across stages).
+Callback = Callable[[int, dict[str, Any]], None]
+
+_SEED_PURPOSES = {"init": 0, "shuffle": 1, "noise": 2, "validation": 3, "predict": 4}
+_CHUNK_ELEMENTS = 2**24  # activations per prediction chunk: M × B × widest layer (64 MiB in float32)
+_FORMAT_VERSION = 1
+
+
+def derive_seed(seed: int, purpose: str) -> int:
+    """Independent 32-bit seed for one ``purpose`` (init, shuffle, noise, validation, predict) of run ``seed``."""
+    return int(np.random.SeedSequence([int(seed), _SEED_PURPOSES[purpose]]).generate_state(1)[0])
+
+
+@dataclass(frozen=True)
+class SurrogateConfig:
+    """Everything that defines a surrogate and its training; build with :meth:`from_dict` from YAML / Ray Tune.
+
+    Attributes
+    ----------
+    family : {"bnn", "deterministic", "ensemble", "repulsive"}
+        Mean-field BNN (paper), one heteroscedastic net, deep ensemble, or repulsive ensemble.
+    hidden : tuple of int
+        Hidden widths. Paper: ``(20, 20, 30, 40)`` for 2→3, ``(32, 64, 256, 512, 128, 64, 32)`` for 2→4.
+    activation : str
+        One of :data:`activeamp.models.ACTIVATIONS` (paper: tanh).
+    prior_width : float
+        σ_p of the Gaussian weight prior (BNN KL; L2 term of the repulsive ensemble).
+    init_log_var : float
+        Initial ``log σ²`` of the BNN's variational weights.
+    local_reparam : bool
+        BNN training with the local reparameterisation trick.
+    bayesian_last_layer_only : bool
+        BNN with only the output layer Bayesian.
+    n_members : int
+        Members of (repulsive) ensembles.
+    repulsion : float
+        Strength β of the repulsive term (1 = the Bayesian gradient flow).
+    sigma_floor : float
+        Lower bound on σ_model in preprocessed units (added after softplus).
+    inputs : {"momenta", "invariants"}
+        Standardised momentum components, or standardised ``log s_ij``. Plain ``(N, d)`` feature arrays
+        are standardised as they are (with ``"momenta"``).
+    sigma_a : {"std", "mean", "median"} or float
+        σ_A of Eq. (15): a statistic of the training amplitudes or a fixed value (amplitude units).
+    lr, batch_size : float, int
+        Adam learning rate and batch size. Defaults (1e-3, 1024) suit ≲ 10⁵ points; the paper uses
+        (1e-4, 8192), see :meth:`for_process`.
+    max_epochs : int
+        Epoch limit of one training stage (one :meth:`Surrogate.fit` call).
+    patience, tol : int, float
+        Plateau rule: converged once the monitored loss (validation NLL if a validation set is given,
+        else the epoch-mean training loss) has not improved by more than ``tol · max(|best|, 1)`` for
+        ``patience`` consecutive epochs.
+    lr_schedule : {"none", "exponential", "plateau"}
+        Per-epoch decay by ``lr_decay``, or reduction by ``lr_decay`` after ``max(patience // 4, 1)``
+        epochs without improvement.
+    lr_decay : float
+        Decay factor in (0, 1].
+    n_train_samples : int
+        Weight samples per batch in the training loss (BNN).
+    n_weight_samples : int
+        Default M for predictions (BNN; ensembles always use their members).
+    n_noise_samples : int
+        Stratified normal nodes per weight sample for propagating σ_model to amplitude space.
+    seed : int
+        Run seed; initialisation, shuffling, weight noise and prediction draw independent derived seeds.
+    device : str
+        ``"auto"`` (CUDA if available), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
+    """
+
+    family: Literal["bnn", "deterministic", "ensemble", "repulsive"] = "bnn"
+    hidden: tuple[int, ...] = (20, 20, 30, 40)
+    activation: str = "tanh"
+    prior_width: float = 1.0
+    init_log_var: float = -9.0
+    local_reparam: bool = False
+    bayesian_last_layer_only: bool = False
+    n_members: int = 8
+    repulsion: float = 1.0
+    sigma_floor: float = 1e-5
+    inputs: Literal["momenta", "invariants"] = "momenta"
+    sigma_a: str | float = "std"
+    lr: float = 1e-3
+    batch_size: int = 1024
+    max_epochs: int = 1000
+    patience: int = 50
+    tol: float = 1e-4
+    lr_schedule: Literal["none", "exponential", "plateau"] = "none"
+    lr_decay: float = 0.99
+    n_train_samples: int = 1
+    n_weight_samples: int = 50
+    n_noise_samples: int = 32
+    seed: int = 0
+    device: str = "auto"
+
+    def __post_init__(self) -> None:
+        hints = typing.get_type_hints(type(self))
+        for f in dataclasses.fields(self):
+            choices = typing.get_args(hints[f.name]) if typing.get_origin(hints[f.name]) is Literal else None
+            if choices and getattr(self, f.name) not in choices:
+                allowed = ", ".join(repr(a) for a in choices)
+                raise _config.ConfigError(f"{f.name}: {getattr(self, f.name)!r} is not one of {allowed}")
+        object.__setattr__(self, "hidden", tuple(self.hidden))  # lists from direct construction stay hashable
+        if not self.hidden or any(int(h) < 1 for h in self.hidden):
+            raise _config.ConfigError(f"hidden: expected a non-empty list of positive widths, got {self.hidden!r}")
+        if self.activation not in ACTIVATIONS:
+            raise _config.ConfigError(f"activation: {self.activation!r} is not one of {', '.join(ACTIVATIONS)}")
+        positive = ("prior_width", "sigma_floor", "lr")
+        at_least_one = ("n_members", "batch_size", "max_epochs", "patience", "n_train_samples", "n_weight_samples")
+        for name in positive:
+            if not getattr(self, name) > 0:
+                raise _config.ConfigError(f"{name}: must be > 0, got {getattr(self, name)!r}")
+        for name in at_least_one:
+            if getattr(self, name) < 1:
+                raise _config.ConfigError(f"{name}: must be >= 1, got {getattr(self, name)!r}")
+        if self.n_noise_samples < 2:
+            raise _config.ConfigError(f"n_noise_samples: must be >= 2, got {self.n_noise_samples}")
+        if self.tol < 0 or self.repulsion < 0 or self.seed < 0:
+            bad = next(n for n in ("tol", "repulsion", "seed") if getattr(self, n) < 0)
+            raise _config.ConfigError(f"{bad}: must be >= 0, got {getattr(self, bad)!r}")
+        if not 0 < self.lr_decay <= 1:
+            raise _config.ConfigError(f"lr_decay: must be in (0, 1], got {self.lr_decay!r}")
+        if isinstance(self.sigma_a, str) and self.sigma_a not in ("std", "mean", "median"):
+            raise _config.ConfigError(f"sigma_a: {self.sigma_a!r} is not one of 'std', 'mean', 'median' or a number")
+        if not isinstance(self.sigma_a, str) and not self.sigma_a > 0:
+            raise _config.ConfigError(f"sigma_a: must be > 0, got {self.sigma_a!r}")
+        if self.device != "auto":
+            try:
+                torch.device(self.device)
+            except RuntimeError:
+                raise _config.ConfigError(f"device: {self.device!r} is not 'auto', 'cpu', 'cuda' or 'cuda:N'") from None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SurrogateConfig:
+        """Validated config from a mapping (YAML section, Ray Tune ``param_space`` sample).
+
+        Raises
+        ------
+        activeamp.config.ConfigError
+            (a ``ValueError``) naming an unknown key (and listing the allowed ones) or a bad value.
+        """
+        return _config.from_dict(cls, data)
+
+    @classmethod
+    def for_process(cls, process: str, **overrides: Any) -> SurrogateConfig:
+        """The paper's network and optimiser settings for ``process`` (batch 8192, lr 1e-4), with overrides."""
+        if process not in PAPER_HIDDEN:
+            raise _config.ConfigError(f"process: {process!r} has no paper preset; known: {', '.join(PAPER_HIDDEN)}")
+        data = {"hidden": list(PAPER_HIDDEN[process]), "batch_size": 8192, "lr": 1e-4, **overrides}
+        return cls.from_dict(data)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict (lists for tuples) that :meth:`from_dict` accepts."""
+        return _config.to_dict(self)
+
+
+def resolve_device(name: str) -> torch.device:
+    """``"auto"`` → CUDA when available, else CPU; other names as given."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def build_network(config: SurrogateConfig, n_inputs: int) -> SurrogateNet:
+    """Fresh network of ``config.family`` for ``n_inputs`` inputs, initialised from the config's init seed."""
+    gen = torch.Generator().manual_seed(derive_seed(config.seed, "init"))
+    common = {"n_inputs": n_inputs, "hidden": config.hidden, "activation": config.activation}
+    if config.family == "bnn":
+        return BayesianNet(
+            **common,
+            prior_width=config.prior_width,
+            local_reparam=config.local_reparam,
+            last_layer_only=config.bayesian_last_layer_only,
+            sigma_floor=config.sigma_floor,
+            init_log_var=config.init_log_var,
+            generator=gen,
+        )
+    if config.family == "repulsive":
+        return RepulsiveEnsembleNet(
+            **common,
+            n_members=config.n_members,
+            sigma_floor=config.sigma_floor,
+            prior_width=config.prior_width,
+            repulsion=config.repulsion,
+            generator=gen,
+        )
+    members = 1 if config.family == "deterministic" else config.n_members
+    return EnsembleNet(**common, n_members=members, sigma_floor=config.sigma_floor, generator=gen)
+
+
+def stratified_normal_nodes(n: int) -> np.ndarray:
+    """``n`` standard-normal quantiles at ``(k + ½)/n``, rescaled to zero mean and unit variance exactly.
+
+    Used as deterministic, low-variance "samples" of N(0, 1) when propagating σ_model through the
+    inverse preprocessing (exact for any linear map).
+    """
+    if n < 2:
+        raise ValueError(f"n_noise_samples: need at least 2 nodes, got {n}")
+    z = torch.special.ndtri(torch.tensor((np.arange(n) + 0.5) / n, dtype=torch.float64)).numpy()
+    z = z - z.mean()
+    return z / np.sqrt(np.mean(z**2))
+
+
+def summarise_samples(
+    mean_pre: np.ndarray,
+    sigma_pre: np.ndarray,
+    target: TargetTransform | None = None,
+    nodes: np.ndarray | None = None,
+    *,
+    keep_samples: bool = True,
+) -> Prediction:
+    """Combine per-weight-sample outputs into ⟨A⟩, σ_model, σ_pred (Eqs. 8, 10, 11).
+
+    Without ``target`` everything stays in the preprocessed space. With ``target``, each sample is mapped to
+    amplitude space by sampling, not by linearisation: ``Ā_A(ω) = T⁻¹(Ā(ω))`` and
+    ``σ_A(ω) = std_k T⁻¹(Ā(ω) + σ(ω) z_k)`` over the normal nodes ``z_k`` (population std about the mean of
+    the mapped nodes). Then ``⟨A⟩ = ⟨Ā_A(ω)⟩_ω``, ``σ_pred² = ⟨(Ā_A(ω) − ⟨A⟩)²⟩_ω`` and
+    ``σ_model² = ⟨σ_A(ω)²⟩_ω``, so ``σ_tot² = σ_model² + σ_pred²`` holds in either space.
+
+    Parameters
+    ----------
+    mean_pre, sigma_pre : numpy.ndarray
+        Shape ``(M, N)`` float64: Ā(ω) and σ_model(ω) in the preprocessed space.
+    target : TargetTransform, optional
+        Map to amplitude space; None to stay preprocessed.
+    nodes : numpy.ndarray, optional
+        Shape ``(S,)``: standard-normal nodes (default: 32 :func:`stratified_normal_nodes`).
+    keep_samples : bool
+        Attach the ``(M, N)`` per-sample arrays to the result.
+    """
+    mean_pre = np.asarray(mean_pre, dtype=np.float64)
+    sigma_pre = np.asarray(sigma_pre, dtype=np.float64)
+    if target is None:
+        samples, sigmas = mean_pre, sigma_pre
+    else:
+        nodes = stratified_normal_nodes(32) if nodes is None else np.asarray(nodes, dtype=np.float64)
+        samples = target.inverse(mean_pre)
+        first = np.zeros_like(samples)
+        second = np.zeros_like(samples)
+        for z in nodes:  # shifted moments: no cancellation when σ_A(ω) ≪ Ā_A(ω)
+            d = target.inverse(mean_pre + sigma_pre * z) - samples
+            first += d
+            second += d * d
+        first /= nodes.size
+        sigmas = np.sqrt(np.maximum(second / nodes.size - first * first, 0.0))
+    mean = samples.mean(axis=0)
+    return Prediction(
+        mean=mean,
+        sigma_model=np.sqrt(np.mean(sigmas**2, axis=0)),
+        sigma_pred=np.sqrt(np.mean((samples - mean) ** 2, axis=0)),
+        samples=samples if keep_samples else None,
+        sigma_model_samples=sigmas if keep_samples else None,
+    )
+
+
+def t_pred(prediction: Prediction, truth: np.ndarray) -> np.ndarray:
+    """Pull ``(⟨A⟩ − A_true)/σ_pred`` of Eq. (16), shape ``(N,)``."""
+    return (prediction.mean - np.asarray(truth, dtype=np.float64)) / prediction.sigma_pred
+
+
+def t_model(prediction: Prediction, truth: np.ndarray) -> np.ndarray:
+    """Pull ``(⟨A⟩ − A_true)/σ_model`` of Eq. (16), shape ``(N,)``."""
+    return (prediction.mean - np.asarray(truth, dtype=np.float64)) / prediction.sigma_model
+
+
+def t_tot(prediction: Prediction, truth: np.ndarray) -> np.ndarray:
+    """Pull ``(⟨A⟩ − A_true)/σ_tot``, shape ``(N,)``."""
+    return (prediction.mean - np.asarray(truth, dtype=np.float64)) / prediction.sigma_tot
+
+
+def t_model_weights(prediction: Prediction, truth: np.ndarray) -> np.ndarray:
+    """Weight-dependent pull ``(Ā(ω) − A_true)/σ_model(ω)`` of Eq. (17), shape ``(M, N)``.
+
+    ``prediction`` needs its per-sample arrays (``return_samples=True``); ``truth`` must be in the same space.
+    """
+    if prediction.samples is None or prediction.sigma_model_samples is None:
+        raise ValueError("t_model_weights needs a prediction made with return_samples=True")
+    return (prediction.samples - np.asarray(truth, dtype=np.float64)) / prediction.sigma_model_samples
+
+
+def _to_torch_state(state: dict[str, Any]) -> dict[str, Any]:
+    return {k: torch.from_numpy(np.array(v)) if isinstance(v, np.ndarray) else v for k, v in state.items()}
+
+
+def _to_numpy_state(state: dict[str, Any]) -> dict[str, Any]:
+    return {k: v.numpy() if isinstance(v, Tensor) else v for k, v in state.items()}
+
+
+class Surrogate:
+    """A trainable amplitude surrogate with the uncertainty decomposition of arXiv:2206.14831.
+
+    Inputs are momenta ``(N, n, 4)`` (GeV, float64) or plain features ``(N, d)``; targets are amplitudes
+    ``(N,)`` ≥ 0 in the oracle's units. The input and target preprocessing are fitted on the first
+    :meth:`fit` call and frozen afterwards (they are part of the model and of its checkpoints).
+
+    Parameters
+    ----------
+    config : SurrogateConfig or mapping, optional
+        Settings; a mapping is validated with :meth:`SurrogateConfig.from_dict`.
+
+    Attributes
+    ----------
+    net : SurrogateNet or None
+        The network (float32, on ``device``); None before the first fit.
+    input_transform, target_transform : InputTransform, TargetTransform or None
+        The frozen preprocessing.
+    epoch : int
+        Completed epochs over all stages.
+    history : list of dict
+        One record per epoch: ``epoch``, ``train_loss``, ``train_nll``, ``penalty`` (regulariser / N_eff),
+        ``val_loss`` (with a validation set), ``lr``, ``epoch_time_s``, ``converged``, ``stage``.
+    stage : dict or None
+        The current training stage: ``index``, ``start``, ``target`` (epoch limit), ``best``, ``bad``
+        (epochs without improvement), ``converged``, ``done``.
+    """
+
+    def __init__(self, config: SurrogateConfig | Mapping[str, Any] | None = None) -> None:
+        if not isinstance(config, SurrogateConfig):
+            config = SurrogateConfig.from_dict(config or {})
+        self.config = config
+        self.device = resolve_device(config.device)
+        self.net: SurrogateNet | None = None
+        self.input_transform: InputTransform | None = None
+        self.target_transform: TargetTransform | None = None
+        self.optimizer: torch.optim.Optimizer | None = None
+        self.scheduler: Any = None
+        self.epoch = 0
+        self.history: list[dict[str, Any]] = []
+        self.stage: dict[str, Any] | None = None
+        self._shuffle_gen = torch.Generator().manual_seed(derive_seed(config.seed, "shuffle"))
+        self._noise_gen = torch.Generator(self.device).manual_seed(derive_seed(config.seed, "noise"))
+
+    def __repr__(self) -> str:
+        size = f", {self.n_parameters} parameters" if self.net is not None else ", untrained"
+        return f"Surrogate(family={self.config.family!r}, hidden={self.config.hidden}{size}, epoch={self.epoch})"
+
+    # ------------------------------------------------------------------ set-up and data
+    @property
+    def is_fitted(self) -> bool:
+        """Whether preprocessing and network exist (after the first :meth:`fit` or a :meth:`load`)."""
+        return self.net is not None
+
+    @property
+    def n_parameters(self) -> int:
+        """Number of trainable parameters (a BNN counts means and log-variances)."""
+        return sum(p.numel() for p in self._require_net().parameters())
+
+    def _require_net(self) -> SurrogateNet:
+        if self.net is None:
+            raise RuntimeError("the surrogate is not trained yet: call fit() or Surrogate.load() first")
+        return self.net
+
+    def _build(self, n_inputs: int) -> None:
+        cfg = self.config
+        self.net = build_network(cfg, n_inputs).to(self.device)
+        self.optimizer = torch.optim.Adam(self.net.parameters(), lr=cfg.lr)
+        if cfg.lr_schedule == "exponential":
+            self.scheduler = torch.optim.lr_scheduler.ExponentialLR(self.optimizer, gamma=cfg.lr_decay)
+        elif cfg.lr_schedule == "plateau" and cfg.lr_decay < 1:
+            self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+                self.optimizer, factor=cfg.lr_decay, patience=max(cfg.patience // 4, 1), threshold=cfg.tol
+            )
+        else:
+            self.scheduler = None
+
+    def _setup(self, x: np.ndarray, amplitudes: np.ndarray) -> None:
+        self.input_transform = InputTransform.fit(x, self.config.inputs)
+        self.target_transform = TargetTransform.fit(amplitudes, self.config.sigma_a)
+        self._build(self.input_transform.dim)
+        logger.info("built %r on %s (%d inputs)", self, self.device, self.input_transform.dim)
+
+    def transform_inputs(self, x: np.ndarray) -> np.ndarray:
+        """Standardised network inputs ``(N, d)`` float64."""
+        if self.input_transform is None:
+            raise RuntimeError("the surrogate is not trained yet: call fit() or Surrogate.load() first")
+        return self.input_transform(x)
+
+    def transform_targets(self, amplitudes: np.ndarray) -> np.ndarray:
+        """Preprocessed targets (Eq. 15, standardised) of amplitudes, float64, same shape."""
+        if self.target_transform is None:
+            raise RuntimeError("the surrogate is not trained yet: call fit() or Surrogate.load() first")
+        return self.target_transform(amplitudes)
+
+    def _inputs_tensor(self, x: np.ndarray) -> Tensor:
+        return torch.as_tensor(self.transform_inputs(x), dtype=torch.float32, device=self.device)
+
+    @staticmethod
+    def _check_weights(weights: np.ndarray | None, n: int) -> np.ndarray:
+        if weights is None:
+            return np.ones(n)
+        w = np.asarray(weights, dtype=np.float64)
+        if w.shape != (n,):
+            raise ValueError(f"weights: expected shape ({n},), got {w.shape}")
+        if not np.all(np.isfinite(w)) or np.any(w < 0) or w.sum() <= 0:
+            raise ValueError("weights: multiplicities must be finite, >= 0 and not all zero")
+        return w
+
+    # ------------------------------------------------------------------ training
+    def fit(
+        self,
+        x: np.ndarray,
+        amplitudes: np.ndarray,
+        *,
+        weights: np.ndarray | None = None,
+        x_val: np.ndarray | None = None,
+        a_val: np.ndarray | None = None,
+        callback: Callback | None = None,
+        progress: bool | None = None,
+        new_stage: bool | None = None,
+        max_epochs: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """Train until the plateau rule fires or the stage's epoch limit is reached.
+
+        One call is one *stage*. A stage that was interrupted (e.g. restored from a checkpoint written by
+        the callback) is continued when ``new_stage`` is None; a finished one starts a new stage whose limit
+        is the current epoch plus ``max_epochs`` (default ``config.max_epochs``).
+
+        Parameters
+        ----------
+        x : numpy.ndarray
+            Training inputs, ``(N, n, 4)`` momenta (GeV) or ``(N, d)`` features.
+        amplitudes : numpy.ndarray
+            Shape ``(N,)``: targets ≥ 0 (amplitude units).
+        weights : numpy.ndarray, optional
+            Shape ``(N,)``: multiplicities ``n_j`` (Eq. 19). The NLL is weighted by them and the
+            regulariser is normalised to ``N_eff = Σ_j n_j``; points with ``n_j = 0`` are left out.
+        x_val, a_val : numpy.ndarray, optional
+            Validation set; its NLL (Eq. 14 without the regulariser, averaged over 4 fixed weight draws)
+            is the convergence monitor.
+        callback : callable, optional
+            ``callback(epoch, metrics)`` after every epoch (metrics: ``train_loss``, ``train_nll``,
+            ``penalty``, ``val_loss``, ``lr``, ``epoch_time_s``, ``converged``, ``stage``).
+        progress : bool, optional
+            Show a tqdm bar (None: only on a terminal).
+        new_stage : bool, optional
+            Force (True) or forbid (False) starting a new stage.
+        max_epochs : int, optional
+            Epoch limit of a new stage.
+
+        Returns
+        -------
+        list of dict
+            The full learning-curve history (all stages), one record per epoch.
+        """
+        cfg = self.config
+        a = check_amplitudes(amplitudes)
+        n_points = len(a)
+        if len(x) != n_points:
+            raise ValueError(f"x has {len(x)} points but amplitudes has {n_points}")
+        w = self._check_weights(weights, n_points)
+        if not self.is_fitted:
+            self._setup(x, a)
+        net = self._require_net()
+        keep = w > 0
+        x_t = self._inputs_tensor(np.asarray(x)[keep])
+        y_t = torch.as_tensor(self.transform_targets(a[keep]), dtype=torch.float32, device=self.device)
+        w_t = torch.as_tensor(w[keep], dtype=torch.float32, device=self.device)
+        n_eff = float(w.sum())
+        val = None
+        if (x_val is None) != (a_val is None):
+            raise ValueError("give both x_val and a_val, or neither")
+        if x_val is not None:
+            av = check_amplitudes(a_val, "a_val")
+            val = (self._inputs_tensor(x_val), torch.as_tensor(self.transform_targets(av), device=self.device))
+
+        stage = self.stage
+        if new_stage or stage is None or stage["done"]:
+            if new_stage is False and stage is not None and stage["done"]:
+                logger.info("stage %d already finished; nothing to do", stage["index"])
+                return self.history
+            limit = cfg.max_epochs if max_epochs is None else int(max_epochs)
+            if limit < 1:
+                raise ValueError(f"max_epochs: must be >= 1, got {max_epochs}")
+            index = 0 if stage is None else stage["index"] + 1
+            stage = {"index": index, "start": self.epoch, "target": self.epoch + limit, "best": math.inf, "bad": 0}
+            stage.update(done=False, converged=False)
+            self.stage = stage
+
+        bar = tqdm(
+            total=stage["target"] - stage["start"],
+            initial=self.epoch - stage["start"],
+            disable=(not progress) if progress is not None else None,
+            desc=f"{cfg.family} stage {stage['index']}",
+            unit="epoch",
+            leave=False,
+        )
+        try:
+            while self.epoch < stage["target"] and not stage["done"]:
+                t0 = time.perf_counter()
+                train_loss, train_nll, penalty = self._train_epoch(net, x_t, y_t, w_t, n_eff)
+                metrics: dict[str, Any] = {"train_loss": train_loss, "train_nll": train_nll, "penalty": penalty}
+                if val is not None:
+                    metrics["val_loss"] = self._validation_nll(net, *val)
+                monitored = metrics.get("val_loss", train_loss)
+                if not math.isfinite(monitored):
+                    raise RuntimeError(f"training diverged at epoch {self.epoch + 1}: monitored loss is {monitored}")
+                self._step_schedule(monitored)
+                self.epoch += 1
+                self._update_stage(monitored)
+                metrics.update(
+                    lr=float(self.optimizer.param_groups[0]["lr"]),
+                    epoch_time_s=time.perf_counter() - t0,
+                    converged=stage["converged"],
+                    stage=stage["index"],
+                )
+                self.history.append({"epoch": self.epoch, **metrics})
+                bar.update(1)
+                bar.set_postfix(loss=f"{train_loss:.4g}", **({"val": f"{metrics['val_loss']:.4g}"} if val else {}))
+                if callback is not None:
+                    callback(self.epoch, dict(metrics))
+        finally:
+            bar.close()
+        if self.epoch >= stage["target"]:
+            stage["done"] = True
+        logger.info(
+            "stage %d %s after %d epochs (epoch %d, best monitored loss %.6g)",
+            stage["index"],
+            "converged" if stage["converged"] else "stopped at the epoch limit",
+            self.epoch - stage["start"],
+            self.epoch,
+            stage["best"],
+        )
+        return self.history
+
+    def _train_epoch(self, net: SurrogateNet, x: Tensor, y: Tensor, w: Tensor, n_eff: float) -> tuple[float, ...]:
+        """One pass over shuffled batches; returns the batch-weight-averaged loss, NLL and normalised penalty."""
+        cfg = self.config
+        net.train()
+        n = x.shape[0]
+        perm = torch.randperm(n, generator=self._shuffle_gen).to(self.device)
+        sums = torch.zeros(4, dtype=torch.float64, device=self.device)
+        for start in range(0, n, cfg.batch_size):
+            idx = perm[start : start + cfg.batch_size]
+            wb = w[idx]
+            mean, sigma = net(x[idx], cfg.n_train_samples, self._noise_gen)
+            nll = heteroscedastic_nll(mean, sigma, y[idx], wb)
+            penalty = net.penalty(mean) / n_eff
+            loss = nll + penalty
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
+            terms = torch.stack([loss.detach(), nll.detach(), penalty.detach(), torch.ones_like(loss)])
+            sums += terms.double() * wb.sum().double()
+        sums = sums.cpu().numpy()
+        return float(sums[0] / sums[3]), float(sums[1] / sums[3]), float(sums[2] / sums[3])
+
+    @torch.no_grad()
+    def _validation_nll(self, net: SurrogateNet, x: Tensor, y: Tensor) -> float:
+        """Held-out NLL with 4 weight draws from a fixed seed (common random numbers across epochs)."""
+        net.eval()
+        gen = torch.Generator(self.device).manual_seed(derive_seed(self.config.seed, "validation"))
+        params = net.draw(max(self.config.n_train_samples, 4), gen)
+        total = 0.0
+        chunk = self._chunk_size(None, params)
+        for start in range(0, x.shape[0], chunk):
+            mean, sigma = net.evaluate(x[start : start + chunk], params)
+            yc = y[start : start + chunk].to(mean.dtype)
+            total += float(heteroscedastic_nll(mean, sigma, yc)) * yc.shape[0]
+        return total / x.shape[0]
+
+    def _step_schedule(self, monitored: float) -> None:
+        if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+            self.scheduler.step(monitored)
+        elif self.scheduler is not None:
+            self.scheduler.step()
+
+    def _update_stage(self, monitored: float) -> None:
+        """Plateau rule: improvement means ``monitored < best − tol · max(|best|, 1)``."""
+        stage = self.stage
+        best = stage["best"]
+        if not math.isfinite(best) or monitored < best - self.config.tol * max(abs(best), 1.0):
+            stage["best"], stage["bad"] = monitored, 0
+        else:
+            stage["bad"] += 1
+        if stage["bad"] >= self.config.patience:
+            stage["converged"] = stage["done"] = True
+        if self.epoch >= stage["target"]:
+            stage["done"] = True
+
+    # ------------------------------------------------------------------ prediction
+    def _n_samples(self, n_samples: int | None) -> int:
+        net = self._require_net()
+        if net.fixed_samples is not None:
+            if n_samples is not None and n_samples != net.fixed_samples:
+                logger.debug("%d members: n_samples=%d ignored", net.fixed_samples, n_samples)
+            return net.fixed_samples
+        m = self.config.n_weight_samples if n_samples is None else int(n_samples)
+        if m < 1:
+            raise ValueError(f"n_samples: must be >= 1, got {m}")
+        return m
+
+    def _chunk_size(self, batch_size: int | None, params: Params) -> int:
+        if batch_size is not None:
+            if batch_size < 1:
+                raise ValueError(f"batch_size: must be >= 1, got {batch_size}")
+            return int(batch_size)
+        m = max(w.shape[0] for w, _ in params)
+        return int(min(max(_CHUNK_ELEMENTS // (m * self._require_net().max_width), 256), 2**17))
+
+    @torch.no_grad()
+    def _sample_outputs(self, x: np.ndarray, params: Params, batch_size: int | None) -> Any:
+        """Yield ``(slice, mean, sigma)`` with ``(M, B)`` float64 preprocessed outputs, chunk by chunk."""
+        net = self._require_net()
+        net.eval()
+        feats = self.transform_inputs(x)
+        chunk = self._chunk_size(batch_size, params)
+        for start in range(0, feats.shape[0], chunk):
+            xc = torch.as_tensor(feats[start : start + chunk], dtype=torch.float32, device=self.device)
+            mean, sigma = net.evaluate(xc, params)
+            yield slice(start, start + xc.shape[0]), mean.double().cpu().numpy(), sigma.double().cpu().numpy()
+
+    def predict(
+        self,
+        x: np.ndarray,
+        n_samples: int | None = None,
+        *,
+        return_samples: bool = False,
+        batch_size: int | None = None,
+        space: Literal["amplitude", "preprocessed"] = "amplitude",
+        seed: int | None = None,
+    ) -> Prediction:
+        """⟨A⟩, σ_model, σ_pred from ``M`` weight samples (Eqs. 8, 10, 11); see :func:`summarise_samples`.
+
+        Parameters
+        ----------
+        x : numpy.ndarray
+            ``(N, n, 4)`` momenta (GeV) or ``(N, d)`` features.
+        n_samples : int, optional
+            M (default ``config.n_weight_samples``; ensembles always use all members).
+        return_samples : bool
+            Attach ``(M, N)`` arrays Ā(ω), σ_model(ω).
+        batch_size : int, optional
+            Points per chunk (default: ``M × chunk × widest layer ≈ 2²⁴`` activations). One set of M
+            weight draws is used for all chunks, so each sample is one function of x.
+        space : {"amplitude", "preprocessed"}
+            Amplitude units (σ propagated by sampling ``config.n_noise_samples`` stratified normal nodes)
+            or the standardised network space of Eq. (15).
+        seed : int, optional
+            Seed of the weight draws (default: derived from ``config.seed``, so predictions are reproducible).
+        """
+        if space not in ("amplitude", "preprocessed"):
+            raise ValueError(f"space: {space!r} is not one of 'amplitude', 'preprocessed'")
+        net = self._require_net()
+        m = self._n_samples(n_samples)
+        seed = derive_seed(self.config.seed, "predict") if seed is None else int(seed)
+        gen = torch.Generator(self.device).manual_seed(seed)
+        with torch.no_grad():
+            params = net.draw(m, gen)
+        target = self.target_transform if space == "amplitude" else None
+        nodes = stratified_normal_nodes(self.config.n_noise_samples)
+        parts = [
+            summarise_samples(mean, sigma, target, nodes, keep_samples=return_samples)
+            for _, mean, sigma in self._sample_outputs(x, params, batch_size)
+        ]
+        if not parts:
+            empty = np.zeros(0)
+            return Prediction(empty, empty, empty, np.zeros((m, 0)) if return_samples else None)
+
+        def cat(name: str, axis: int) -> np.ndarray:
+            return np.concatenate([getattr(p, name) for p in parts], axis=axis)
+
+        return Prediction(
+            mean=cat("mean", 0),
+            sigma_model=cat("sigma_model", 0),
+            sigma_pred=cat("sigma_pred", 0),
+            samples=cat("samples", 1) if return_samples else None,
+            sigma_model_samples=cat("sigma_model_samples", 1) if return_samples else None,
+        )
+
+    def predict_mean(
+        self,
+        x: np.ndarray,
+        *,
+        batch_size: int | None = None,
+        space: Literal["amplitude", "preprocessed"] = "amplitude",
+    ) -> np.ndarray:
+        """Fast point prediction ``(N,)`` float64 without weight sampling (for inference throughput).
+
+        The BNN uses its mean weights (``T⁻¹(Ā(μ))``); ensembles average their members' ``T⁻¹(Ā)``.
+        """
+        if space not in ("amplitude", "preprocessed"):
+            raise ValueError(f"space: {space!r} is not one of 'amplitude', 'preprocessed'")
+        net = self._require_net()
+        with torch.no_grad():
+            params = net.draw(1, mean=True)
+        out = np.empty(len(x))
+        for sl, mean, _ in self._sample_outputs(x, params, batch_size):
+            out[sl] = (self.target_transform.inverse(mean) if space == "amplitude" else mean).mean(axis=0)
+        return out
+
+    def weight_pulls(
+        self,
+        x: np.ndarray,
+        amplitudes: np.ndarray,
+        n_samples: int | None = None,
+        *,
+        batch_size: int | None = None,
+        seed: int | None = None,
+    ) -> np.ndarray:
+        """Weight-dependent pulls ``t_model(ω) = (Ā(ω) − y)/σ_model(ω)`` (Eq. 17) in the preprocessed space.
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape ``(M, N)``: one pull per weight sample and point (what loss boosting needs).
+        """
+        y = self.transform_targets(check_amplitudes(amplitudes))
+        pred = self.predict(x, n_samples, return_samples=True, batch_size=batch_size, space="preprocessed", seed=seed)
+        return t_model_weights(pred, y)
+
+    # ------------------------------------------------------------------ state and checkpoints
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to resume: config, preprocessing, network, optimiser, scheduler, epoch, history,
+        stage and RNG states (plain types and tensors, loadable with ``torch.load(weights_only=True)``)."""
+        state: dict[str, Any] = {
+            "format": _FORMAT_VERSION,
+            "config": self.config.to_dict(),
+            "epoch": self.epoch,
+            "history": [dict(h) for h in self.history],
+            "stage": dict(self.stage) if self.stage is not None else None,
+            "rng": {
+                "shuffle": self._shuffle_gen.get_state(),
+                "noise": self._noise_gen.get_state(),
+                "noise_device": self.device.type,
+            },
+            "fitted": self.is_fitted,
+        }
+        if self.is_fitted:
+            state["input_transform"] = _to_torch_state(self.input_transform.state())
+            state["target_transform"] = self.target_transform.state()
+            state["model"] = {k: v.detach().cpu().clone() for k, v in self.net.state_dict().items()}
+            state["optimizer"] = self.optimizer.state_dict()
+            state["scheduler"] = self.scheduler.state_dict() if self.scheduler is not None else None
+        return state
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore from :meth:`state_dict` (the config must match this surrogate's, device aside)."""
+        if state.get("format") != _FORMAT_VERSION:
+            raise ValueError(f"checkpoint format {state.get('format')!r} is not supported (expected {_FORMAT_VERSION})")
+        self.epoch = int(state["epoch"])
+        self.history = [dict(h) for h in state["history"]]
+        self.stage = dict(state["stage"]) if state["stage"] is not None else None
+        self._shuffle_gen.set_state(state["rng"]["shuffle"])
+        if state["rng"]["noise_device"] == self.device.type:
+            self._noise_gen.set_state(state["rng"]["noise"])
+        else:
+            logger.warning(
+                "checkpoint was written on %s, loading on %s: weight-noise RNG reseeded, a resumed run "
+                "will not repeat the original one bit for bit",
+                state["rng"]["noise_device"],
+                self.device.type,
+            )
+        if not state["fitted"]:
+            return
+        self.input_transform = InputTransform.from_state(_to_numpy_state(state["input_transform"]))
+        self.target_transform = TargetTransform.from_state(state["target_transform"])
+        self._build(self.input_transform.dim)
+        self.net.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.scheduler is not None and state["scheduler"] is not None:
+            self.scheduler.load_state_dict(state["scheduler"])
+
+    def save(self, path: str | Path) -> Path:
+        """Write a checkpoint atomically (temporary file, then rename) and return its path."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                torch.save(self.state_dict(), fh)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path, device: str | None = None) -> Surrogate:
+        """Surrogate from a :meth:`save` checkpoint, optionally on another ``device``."""
+        path = Path(path)
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except FileNotFoundError:
+            raise FileNotFoundError(f"{path}: no such checkpoint") from None
+        config = SurrogateConfig.from_dict(state["config"])
+        if device is not None:
+            config = dataclasses.replace(config, device=device)
+        surrogate = cls(config)
+        surrogate.load_state_dict(state)
+        return surrogate
