@@ -42,3 +42,22 @@ def physical_points(process: str, n: int, seed: int = 7, *, cuts: bool = True) -
     proc = get_process(process)
     sampler = PhaseSpaceSampler(proc, cuts=paper_cuts(proc) if cuts else None)
     return sampler.sample(n, np.random.default_rng(seed), only_accepted=cuts).momenta
+
+
+@pytest.fixture(scope="session")
+def ray_local() -> object:
+    """A local Ray instance (2 CPUs, loopback, quiet), started once per test session."""
+    import logging
+
+    import ray
+
+    if not ray.is_initialized():
+        ray.init(
+            num_cpus=2,
+            include_dashboard=False,
+            log_to_driver=False,
+            logging_level=logging.WARNING,
+            object_store_memory=256 * 2**20,
+        )
+    yield ray
+    ray.shutdown()
