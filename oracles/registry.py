@@ -15,6 +15,11 @@ __all__ = ["BUILTIN", "available", "get"]
 #: ``activeamp.oracles`` entry-point group with the same form.
 BUILTIN: dict[str, str] = {
     "mock": "oracles.mock:MockOracle",
+    "blha": "oracles.blha:BLHAOracle",
+    "njet": "oracles.blha:NJetOracle",
+    "openloops": "oracles.blha:OpenLoopsOracle",
+    "gosam": "oracles.blha:GoSamOracle",
+    "vvamp": "oracles.vvamp:VVAmpOracle",
 }
 
 ENTRY_POINT_GROUP = "activeamp.oracles"
