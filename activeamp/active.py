@@ -1,0 +1,539 @@
+"""The active-learning loop: sample candidates, score them by σ_tot, label the least certain, retrain, evaluate.
+
+Data flow of one round::
+
+    phase-space sampler → candidate pool → surrogate scores σ_tot → oracle pool (Ray actors)
+        → shard store (Arrow) → trainer (Ray actor) → surrogate → metrics, plots, report
+
+Everything a round decides is committed before it acts on it: the selected points are appended to
+the store before they are sent to the oracles, labels are committed batch by batch, the surrogate
+checkpoint is written before ``state.json`` says the round is complete. A run killed at any moment
+continues with :meth:`ActiveLearner.resume` without losing or repeating a labelled point.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import ray
+import yaml
+
+from activeamp.acquisition import AcquisitionConfig, score, select, standardise
+from activeamp.boosting import BoostingSchedule
+from activeamp.cluster import connect
+from activeamp.config import ConfigError, from_dict, load_yaml, to_dict
+from activeamp.dataset import OracleConfig, PhaseSpaceConfig, sample_into_store, work_item_rng
+from activeamp.metrics import Metrics, evaluate_prediction, write_metrics_json
+from activeamp.pool import OraclePool, PoolConfig, PoolReport
+from activeamp.prediction import Prediction
+from activeamp.store import ShardStore, make_point_ids
+from activeamp.surrogate import SurrogateConfig
+from activeamp.trainer import TrainerConfig, TrainOutcome, trainer_actor
+
+__all__ = ["ActiveConfig", "ActiveLearner", "Budget", "RoundStatus"]
+
+logger = logging.getLogger(__name__)
+
+#: Batch numbers of round 0 (initial data) and of each later round.
+_INITIAL_BATCHES = {"train": 0, "validation": 1, "test": 2}
+_CANDIDATE_BATCH, _SELECTED_BATCH, _SELECTION_RNG = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class Budget:
+    """When the loop stops (whichever comes first; 0 disables a limit).
+
+    Attributes
+    ----------
+    max_rounds : int
+        Active rounds after the initial training (round 0).
+    max_oracle_calls : int
+        Points labelled for training and validation (the frozen test set is a fixed cost, reported apart).
+    max_wall_seconds : float
+        Wall time of the run, summed over resumes.
+    target_precision : float
+        Stop once the test set's 68% half-width of Δ = A_NN/A_true − 1 is at or below this.
+    """
+
+    max_rounds: int = 4
+    max_oracle_calls: int = 0
+    max_wall_seconds: float = 0.0
+    target_precision: float = 0.0
+
+    def __post_init__(self) -> None:
+        for name in ("max_rounds", "max_oracle_calls", "max_wall_seconds", "target_precision"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"budget.{name}: must be >= 0, got {getattr(self, name)}")
+
+
+def _default_surrogate() -> SurrogateConfig:
+    return SurrogateConfig(max_epochs=400, patience=30, lr=2e-3, batch_size=512, n_weight_samples=30)
+
+
+@dataclass(frozen=True)
+class ActiveConfig:
+    """Everything an active-learning run needs; load with :meth:`from_yaml` / :meth:`from_dict`.
+
+    Attributes
+    ----------
+    seed : int
+        Run seed: candidates, selections and point ids of (round, batch) derive from it, never from
+        the number of workers.
+    n_initial, n_validation, n_test : int
+        Points of round 0: initial training set, validation set (convergence monitor), frozen test set.
+    address : str, optional
+        Ray cluster address; default ``RAY_ADDRESS`` or a local instance started for the run.
+    plots : bool
+        Write the plots of the final report.
+    """
+
+    seed: int = 1234
+    phasespace: PhaseSpaceConfig = field(default_factory=PhaseSpaceConfig)
+    oracle: OracleConfig = field(default_factory=OracleConfig)
+    n_initial: int = 2000
+    n_validation: int = 500
+    n_test: int = 2000
+    pool: PoolConfig = field(default_factory=PoolConfig)
+    surrogate: SurrogateConfig = field(default_factory=_default_surrogate)
+    boosting: BoostingSchedule | None = None
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    acquisition: AcquisitionConfig = field(default_factory=AcquisitionConfig)
+    budget: Budget = field(default_factory=Budget)
+    address: str | None = None
+    plots: bool = True
+
+    def __post_init__(self) -> None:
+        if self.n_initial < 10:
+            raise ConfigError(f"n_initial: must be >= 10, got {self.n_initial}")
+        if self.n_test < 10:
+            raise ConfigError(f"n_test: must be >= 10 (the frozen test set), got {self.n_test}")
+        if self.n_validation < 0 or self.seed < 0:
+            raise ConfigError("n_validation and seed must be >= 0")
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], *, where: str = "") -> ActiveConfig:
+        """Validated config from a mapping (e.g. parsed YAML with overrides applied)."""
+        return from_dict(cls, data, where=where)
+
+    @classmethod
+    def from_yaml(cls, path: str | Path, overrides: list[str] | None = None) -> ActiveConfig:
+        """Config from a YAML file with optional ``KEY=VALUE`` overrides."""
+        from activeamp.config import apply_overrides
+
+        return from_dict(cls, apply_overrides(load_yaml(path), overrides or []), where="")
+
+
+@dataclass(frozen=True)
+class RoundStatus:
+    """What a round achieved, passed to the per-round callback.
+
+    Attributes
+    ----------
+    round : int
+        0 for the initial training, then 1, 2, ...
+    oracle_calls : int
+        Training and validation points labelled so far (test set excluded).
+    n_train : int
+        Usable (ok) training points.
+    precision : float
+        Test-set 68% half-width of Δ.
+    precision_top1 : float
+        The same for the top 1% of test points by amplitude.
+    metrics : Metrics
+        All test-set metrics.
+    wall_seconds : float
+        Run wall time so far (summed over resumes).
+    train : TrainOutcome
+        The round's training.
+    pool : PoolReport or None
+        The round's labelling (None if nothing was labelled).
+    """
+
+    round: int
+    oracle_calls: int
+    n_train: int
+    precision: float
+    precision_top1: float
+    metrics: Metrics
+    wall_seconds: float
+    train: TrainOutcome
+    pool: PoolReport | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serialisable summary (metrics in full)."""
+        return {
+            "round": self.round,
+            "oracle_calls": self.oracle_calls,
+            "n_train": self.n_train,
+            "precision": self.precision,
+            "precision_top1": self.precision_top1,
+            "wall_seconds": self.wall_seconds,
+            "train": {k: v for k, v in self.train.__dict__.items() if k != "boosting"},
+            "pool": None
+            if self.pool is None
+            else {**self.pool.__dict__, "points_per_second": self.pool.points_per_second},
+            "metrics": self.metrics.to_dict(),
+        }
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class ActiveLearner:
+    """An active-learning run in a run folder, on the connected (or a new local) Ray cluster.
+
+    Parameters
+    ----------
+    config : ActiveConfig
+        The run's configuration (written to ``run_dir/config.yaml``).
+    run_dir : path-like
+        Run folder: ``store/`` (Arrow shards), ``checkpoints/``, ``metrics/round-XXXX.json``,
+        ``rounds.jsonl``, ``state.json``, ``plots/``, ``summary.txt``.
+    callback : callable, optional
+        Called with a :class:`RoundStatus` after every round.
+    progress : bool
+        Progress bars for labelling and training.
+
+    Examples
+    --------
+    >>> learner = ActiveLearner(ActiveConfig(), "runs/demo", callback=lambda s: print(s.round, s.precision))
+    >>> statuses = learner.run()                                                # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        config: ActiveConfig,
+        run_dir: str | Path,
+        *,
+        callback: Callable[[RoundStatus], None] | None = None,
+        progress: bool = True,
+    ) -> None:
+        self.config = config
+        self.run_dir = Path(run_dir)
+        self.callback = callback
+        self.progress = progress
+        self.statuses: list[RoundStatus] = []
+        self.state: dict[str, Any] = {"completed_round": -1, "wall_seconds": 0.0}
+        self._pool: OraclePool | None = None
+        self._trainer: Any = None
+        self._started_ray = False
+
+    # ------------------------------------------------------------------------------------------ set-up
+
+    @classmethod
+    def resume(
+        cls,
+        run_dir: str | Path,
+        *,
+        callback: Callable[[RoundStatus], None] | None = None,
+        progress: bool = True,
+        overrides: list[str] | None = None,
+    ) -> ActiveLearner:
+        """Continue the run in ``run_dir`` from its store, last checkpoint and ``state.json``.
+
+        ``overrides`` may change the budget (e.g. ``budget.max_rounds=10``) to extend a finished run.
+        """
+        run_dir = Path(run_dir)
+        config_path = run_dir / "config.yaml"
+        if not config_path.exists():
+            raise FileNotFoundError(f"{run_dir}: not a run folder (config.yaml missing)")
+        config = ActiveConfig.from_yaml(config_path, overrides)
+        learner = cls(config, run_dir, callback=callback, progress=progress)
+        state_path = run_dir / "state.json"
+        if state_path.exists():
+            learner.state = json.loads(state_path.read_text())
+        return learner
+
+    def _prepare_folder(self) -> None:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        text = yaml.safe_dump(to_dict(self.config), sort_keys=False).encode()
+        _write_atomic(self.run_dir / "config.yaml", text)
+
+    def _start(self) -> ShardStore:
+        self._prepare_folder()
+        store = ShardStore.create(
+            self.run_dir / "store",
+            self.config.phasespace.process,
+            exist_ok=True,
+            metadata={"run": to_dict(self.config)},
+        )
+        # A local instance gets enough logical CPUs for all actors: oracles and trainer take turns.
+        cfg = self.config
+        needed = cfg.pool.n_actors * cfg.pool.num_cpus + cfg.trainer.num_cpus
+        self._started_ray = connect(cfg.address, num_cpus=max(os.cpu_count() or 1, int(np.ceil(needed))))
+        self._pool = OraclePool(self.config.oracle, self.config.phasespace.process, self.config.pool)
+        self._trainer = trainer_actor(self.config.surrogate, self.config.boosting, self.config.trainer)
+        completed = int(self.state["completed_round"])
+        if completed >= 0:
+            blob = (self.run_dir / self.state["checkpoint"]).read_bytes()
+            multiplicity = json.loads((self.run_dir / self.state["multiplicity"]).read_text())
+            ray.get(self._trainer.load.remote(blob, multiplicity))
+            logger.info("resumed after round %d from %s", completed, self.state["checkpoint"])
+        return store
+
+    def close(self) -> None:
+        """Stop the actors (and the local Ray instance if this run started it)."""
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
+        if self._trainer is not None:
+            ray.kill(self._trainer)
+            self._trainer = None
+        if self._started_ray:
+            ray.shutdown()
+            self._started_ray = False
+
+    # ----------------------------------------------------------------------------------------- the loop
+
+    def run(self) -> list[RoundStatus]:
+        """Run (or continue) the loop until the budget is used; write the final report."""
+        start = time.perf_counter()
+        base_wall = float(self.state.get("wall_seconds", 0.0))
+        store = self._start()
+        try:
+            sampler = self.config.phasespace.build_sampler(None, None)
+            x_test, a_test = self._initial_data(store, sampler)
+            round_ = int(self.state["completed_round"]) + 1
+            while True:
+                wall = base_wall + time.perf_counter() - start
+                if round_ > 0 and self._should_stop(round_, store, wall):
+                    break
+                pool_report = self._label_round(store, round_, sampler)
+                status = self._train_and_evaluate(store, round_, x_test, a_test, pool_report, wall, start, base_wall)
+                self.statuses.append(status)
+                if self.callback is not None:
+                    self.callback(status)
+                round_ += 1
+            self._final_report(store, x_test, a_test)
+        finally:
+            self.close()
+        return self.statuses
+
+    def _initial_data(self, store: ShardStore, sampler: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Round 0 data: initial training, validation and frozen test points (idempotent)."""
+        cfg = self.config
+        for split, n in (("train", cfg.n_initial), ("validation", cfg.n_validation), ("test", cfg.n_test)):
+            if n:
+                sample_into_store(store, sampler, n, seed=cfg.seed, split=split, round=0, batch=_INITIAL_BATCHES[split])
+        assert self._pool is not None
+        self._pool.label(store, split="test", progress=self.progress)
+        test = store.arrays("test")
+        if len(test) == 0:
+            raise RuntimeError(f"{store.path}: no usable test point (all failed); check the oracle")
+        return test.momenta, test.amplitude
+
+    def _oracle_calls(self, store: ShardStore) -> int:
+        summary = store.summary()
+        return sum(summary.count(split, status) for split in ("train", "validation") for status in ("ok", "failed"))
+
+    def _should_stop(self, round_: int, store: ShardStore, wall: float) -> bool:
+        budget = self.config.budget
+        last = self.state.get("last_precision")
+        reasons = []
+        if budget.max_rounds and round_ > budget.max_rounds:
+            reasons.append(f"{budget.max_rounds} rounds done")
+        if budget.max_oracle_calls and self._oracle_calls(store) >= budget.max_oracle_calls:
+            reasons.append(f"oracle-call budget {budget.max_oracle_calls} used")
+        if budget.max_wall_seconds and wall >= budget.max_wall_seconds:
+            reasons.append(f"wall-time budget {budget.max_wall_seconds:g} s used")
+        if budget.target_precision and last is not None and last <= budget.target_precision:
+            reasons.append(f"target precision {budget.target_precision:g} reached ({last:.4g})")
+        if reasons and not self._round_selected(store, round_):
+            logger.info("stopping before round %d: %s", round_, "; ".join(reasons))
+            return True
+        return False
+
+    @staticmethod
+    def _round_selected(store: ShardStore, round_: int) -> bool:
+        table = store.read(split="train", columns=["round"], on_duplicate="ignore")
+        return bool(table.num_rows) and bool((table["round"].to_numpy() == round_).any())
+
+    def _label_round(self, store: ShardStore, round_: int, sampler: Any) -> PoolReport | None:
+        """Select the round's points (unless already committed) and label everything unlabelled."""
+        if round_ > 0 and not self._round_selected(store, round_):
+            self._select(store, round_, sampler)
+        assert self._pool is not None
+        todo = store.unlabelled(["train", "validation"])
+        if len(todo) == 0:
+            return None
+        return self._pool.label(store, todo, progress=self.progress)
+
+    def _batch_size(self, store: ShardStore) -> int:
+        k = self.config.acquisition.batch_size
+        cap = self.config.budget.max_oracle_calls
+        return k if not cap else max(0, min(k, cap - self._oracle_calls(store)))
+
+    def _candidates(self, round_: int, sampler: Any) -> np.ndarray:
+        acq = self.config.acquisition
+        rng = work_item_rng(self.config.seed, round_, _CANDIDATE_BATCH)
+        if acq.sampler == "vegas":
+            ps = self.config.phasespace
+
+            def sigma_tot(momenta: np.ndarray) -> np.ndarray:
+                return ray.get(self._trainer.predict.remote(momenta, acq.n_weight_samples)).sigma_tot
+
+            sampler = dataclasses.replace(ps, sampler="vegas").build_sampler(sigma_tot, rng)
+        return sampler.sample(acq.n_candidates, rng, only_accepted=True).momenta
+
+    def _select(self, store: ShardStore, round_: int, sampler: Any) -> None:
+        acq = self.config.acquisition
+        k = self._batch_size(store)
+        if k == 0:
+            return
+        candidates = self._candidates(round_, sampler)
+        prediction: Prediction = ray.get(self._trainer.predict.remote(candidates, acq.n_weight_samples))
+        scores = score(prediction, acq.score, acq.mix)
+        rng = work_item_rng(self.config.seed, round_, _SELECTION_RNG)
+        features = standardise(candidates[:, 2:].reshape(len(candidates), -1)) if acq.strategy == "greedy" else None
+        picked = select(
+            scores,
+            k,
+            rng,
+            strategy=acq.strategy,
+            features=features,
+            min_distance=acq.min_distance,
+            power=acq.power,
+        )
+        ids = make_point_ids(self.config.seed, round_, _SELECTED_BATCH, k)
+        store.append_points(ids, candidates[picked], split="train", round=round_, batch=_SELECTED_BATCH)
+        logger.info(
+            "round %d: picked %d of %d candidates (%s, %s); mean score %.3g vs %.3g over the pool",
+            round_,
+            k,
+            len(candidates),
+            acq.score,
+            acq.strategy,
+            float(scores[picked].mean()),
+            float(scores.mean()),
+        )
+
+    def _train_and_evaluate(
+        self,
+        store: ShardStore,
+        round_: int,
+        x_test: np.ndarray,
+        a_test: np.ndarray,
+        pool_report: PoolReport | None,
+        wall: float,
+        start: float,
+        base_wall: float,
+    ) -> RoundStatus:
+        train = store.arrays("train")
+        val = store.arrays("validation")
+        has_val = len(val) > 0
+        outcome: TrainOutcome = ray.get(
+            self._trainer.train.remote(
+                train.ids,
+                train.momenta,
+                train.amplitude,
+                val.momenta if has_val else None,
+                val.amplitude if has_val else None,
+            )
+        )
+        prediction = ray.get(self._trainer.predict.remote(x_test))
+        metrics = evaluate_prediction(prediction, a_test)
+        oracle_calls = self._oracle_calls(store)
+        wall = base_wall + time.perf_counter() - start
+        status = RoundStatus(
+            round=round_,
+            oracle_calls=oracle_calls,
+            n_train=len(train),
+            precision=metrics.precision,
+            precision_top1=metrics.delta_top1.half_width_68,
+            metrics=metrics,
+            wall_seconds=wall,
+            train=outcome,
+            pool=pool_report,
+        )
+        self._commit_round(status)
+        logger.info(
+            "round %d: %d oracle calls, %d training points, test Δ 68%% half-width %.4g (top 1%%: %.4g), "
+            "%.1f s of training, %.1f s so far",
+            round_,
+            oracle_calls,
+            len(train),
+            status.precision,
+            status.precision_top1,
+            outcome.seconds,
+            wall,
+        )
+        return status
+
+    def _commit_round(self, status: RoundStatus) -> None:
+        """Checkpoint, metrics, then ``state.json`` (the commit point of the round)."""
+        r = status.round
+        blob, multiplicity = ray.get(self._trainer.checkpoint.remote())
+        checkpoint = Path("checkpoints") / f"round-{r:04d}.pt"
+        mult_path = Path("checkpoints") / f"round-{r:04d}-multiplicity.json"
+        _write_atomic(self.run_dir / checkpoint, blob)
+        _write_atomic(self.run_dir / mult_path, json.dumps(multiplicity).encode())
+        write_metrics_json(
+            self.run_dir / "metrics" / f"round-{r:04d}.json",
+            {"test": status.metrics},
+            extra={"round": r, "oracle_calls": status.oracle_calls, "n_train": status.n_train},
+        )
+        with open(self.run_dir / "rounds.jsonl", "a") as fh:
+            fh.write(json.dumps(status.to_dict(), default=float) + "\n")
+        curve = list(self.state.get("curve", [])) + [[status.oracle_calls, status.precision, status.precision_top1]]
+        self.state = {
+            "completed_round": r,
+            "checkpoint": str(checkpoint),
+            "multiplicity": str(mult_path),
+            "oracle_calls": status.oracle_calls,
+            "last_precision": status.precision,
+            "wall_seconds": status.wall_seconds,
+            "curve": curve,
+        }
+        _write_atomic(self.run_dir / "state.json", json.dumps(self.state, indent=2).encode())
+        # the model of the latest round, where users look for it
+        _write_atomic(self.run_dir / "model.pt", blob)
+
+    # --------------------------------------------------------------------------------------- reporting
+
+    def _final_report(self, store: ShardStore, x_test: np.ndarray, a_test: np.ndarray) -> None:
+        from activeamp.plots import kinematic_observables, write_report
+
+        curve = self.state.get("curve", [])
+        lines = [
+            f"activeamp run in {self.run_dir}",
+            f"process {store.process.description}, oracle {self.config.oracle.name}, seed {self.config.seed}",
+            f"{'round':>5} {'oracle calls':>12} {'Δ 68% half-width':>17} {'top-1%':>10}",
+        ]
+        lines += [f"{i:>5} {c:>12} {p:>17.4g} {t:>10.4g}" for i, (c, p, t) in enumerate(curve)]
+        lines.append(f"wall time {self.state.get('wall_seconds', 0.0):.1f} s; model: model.pt; store: store/")
+        text = "\n".join(lines) + "\n"
+        _write_atomic(self.run_dir / "summary.txt", text.encode())
+        logger.info("summary:\n%s", text)
+        if not self.config.plots or not curve:
+            return
+        prediction = ray.get(self._trainer.predict_with_samples.remote(x_test))
+        history = ray.get(self._trainer.history.remote())
+        write_report(
+            self.run_dir / "plots",
+            prediction,
+            a_test,
+            kinematic_observables(x_test, store.process),
+            history,
+            precision_curves={"test Δ 68% half-width": [(c, p) for c, p, _ in curve]},
+        )

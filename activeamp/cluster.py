@@ -1,0 +1,57 @@
+"""Connecting to Ray: an existing cluster (address or RAY_ADDRESS), or a local one started on loopback."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import ray
+
+__all__ = ["connect", "has_gpus", "LOCAL_ENVIRONMENT"]
+
+logger = logging.getLogger(__name__)
+
+#: Environment defaults for a Ray instance started on this machine: loopback only, no auth tokens,
+#: no usage reporting (see DEVELOPERS.md). Values already set by the user win.
+LOCAL_ENVIRONMENT: dict[str, str] = {
+    "RAY_AUTH_MODE": "disabled",
+    "RAY_USAGE_STATS_ENABLED": "0",
+    "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
+}
+
+
+def connect(address: str | None = None, *, num_cpus: int | None = None, quiet: bool = True) -> bool:
+    """Make sure Ray is initialised; return True if this call started a new local instance.
+
+    Parameters
+    ----------
+    address : str, optional
+        Address of an existing cluster (``"auto"``, ``"ray://host:10001"``, ``"host:6379"``). Without it,
+        ``RAY_ADDRESS`` is used if set, otherwise a local instance is started on 127.0.0.1.
+    num_cpus : int, optional
+        CPUs of a new local instance (default: all).
+    quiet : bool
+        Keep worker logs out of the driver's output.
+    """
+    if ray.is_initialized():
+        return False
+    address = address or os.environ.get("RAY_ADDRESS") or None
+    if address and address != "local":
+        logger.info("connecting to the Ray cluster at %s", address)
+        ray.init(address=address, log_to_driver=not quiet, logging_level=logging.WARNING)
+        return False
+    for key, value in LOCAL_ENVIRONMENT.items():
+        os.environ.setdefault(key, value)
+    logger.info("starting a local Ray instance (num_cpus=%s)", num_cpus)
+    ray.init(
+        num_cpus=num_cpus,
+        include_dashboard=False,
+        log_to_driver=not quiet,
+        logging_level=logging.WARNING,
+    )
+    return True
+
+
+def has_gpus() -> bool:
+    """True when the connected cluster reports at least one GPU."""
+    return ray.cluster_resources().get("GPU", 0) >= 1
