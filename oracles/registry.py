@@ -15,6 +15,8 @@ __all__ = ["BUILTIN", "available", "get"]
 #: ``activeamp.oracles`` entry-point group with the same form.
 BUILTIN: dict[str, str] = {
     "mock": "oracles.mock:MockOracle",
+    "gg_yy": "oracles.diphoton:GGYYOracle",
+    "gg_yyg": "oracles.diphoton:GGYYGOracle",
     "blha": "oracles.blha:BLHAOracle",
     "njet": "oracles.blha:NJetOracle",
     "openloops": "oracles.blha:OpenLoopsOracle",
