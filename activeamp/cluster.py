@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Mapping
+from typing import Any
 
 import ray
 
-__all__ = ["connect", "has_gpus", "LOCAL_ENVIRONMENT"]
+__all__ = ["ClusterError", "LOCAL_ENVIRONMENT", "check_resources", "connect", "has_gpus", "wait_ready"]
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +52,40 @@ def connect(address: str | None = None, *, num_cpus: int | None = None, quiet: b
         logging_level=logging.WARNING,
     )
     return True
+
+
+class ClusterError(RuntimeError):
+    """The cluster cannot host what was asked of it (the message names resource, request and capacity)."""
+
+
+def check_resources(request: Mapping[str, float], what: str) -> None:
+    """Warn when ``request`` (total over all actors) exceeds what the cluster has right now.
+
+    An autoscaling cluster may still add nodes, so this only logs; :func:`wait_ready` enforces a deadline.
+    """
+    total = ray.cluster_resources()
+    for name, amount in request.items():
+        if amount > total.get(name, 0.0) + 1e-9:
+            logger.warning(
+                "%s requests %s=%g but the cluster has %g now; the actors wait until nodes provide it",
+                what,
+                name,
+                amount,
+                total.get(name, 0.0),
+            )
+
+
+def wait_ready(refs: list[ray.ObjectRef], request: Mapping[str, float], what: str, timeout: float) -> list[Any]:
+    """``ray.get(refs)`` with a deadline that names the unsatisfied resources when actors never start."""
+    try:
+        return ray.get(refs, timeout=timeout)
+    except ray.exceptions.GetTimeoutError:
+        total = ray.cluster_resources()
+        detail = ", ".join(f"{k}={v:g} (cluster has {total.get(k, 0.0):g})" for k, v in request.items() if v)
+        raise ClusterError(
+            f"{what} did not start within {timeout:g} s; it requests {detail}. "
+            "Reduce the request (pool.n_actors, pool.num_cpus, trainer.num_cpus, resources) or add nodes."
+        ) from None
 
 
 def has_gpus() -> bool:

@@ -14,6 +14,7 @@ import ray
 from ray.exceptions import ActorDiedError, RayActorError, RayTaskError
 from tqdm.auto import tqdm
 
+from activeamp.cluster import ClusterError, check_resources, wait_ready
 from activeamp.config import ConfigError
 from activeamp.dataset import OracleConfig
 from activeamp.store import PointSet, ShardStore
@@ -61,6 +62,7 @@ class PoolConfig:
     max_restarts: int = 4
     max_replacements: int = 8
     quarantine_after: int = 3
+    startup_timeout: float = 600.0
 
     def __post_init__(self) -> None:
         if self.n_actors < 1:
@@ -181,15 +183,24 @@ class OraclePool:
             max_restarts=self.config.max_restarts,
             max_task_retries=0,
         )
+        request = {"CPU": self.config.num_cpus * self.config.n_actors}
+        request.update({k: v * self.config.n_actors for k, v in self.config.resources.items()})
+        check_resources(request, f"the oracle pool ({self.config.n_actors} actors)")
         self._actors = [self._new_actor() for _ in range(self.config.n_actors)]
         self._replacements = 0
         try:
-            self.provenance: dict[str, Any] = ray.get(self._actors[0].provenance.remote())
+            provenances = wait_ready(
+                [a.provenance.remote() for a in self._actors], request, "the oracle pool", self.config.startup_timeout
+            )
+            self.provenance: dict[str, Any] = provenances[0]
         except (RayTaskError, RayActorError) as err:
             self.shutdown()
             lines = [line.strip() for line in str(err).splitlines() if line.strip()]
             cause = err.cause if isinstance(err, RayTaskError) else (lines[-1] if lines else err)
             raise PoolError(f"oracle {oracle.name!r} could not be built in an actor: {cause}") from None
+        except ClusterError:
+            self.shutdown()
+            raise
 
     def _new_actor(self) -> Any:
         return self._actor_cls.remote(self.oracle_config, self.process)

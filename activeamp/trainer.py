@@ -50,6 +50,7 @@ class TrainerConfig:
     resources: dict[str, float] = field(default_factory=dict)
     torch_threads: int = 0
     round_epochs: int = 200
+    startup_timeout: float = 600.0
 
     def __post_init__(self) -> None:
         if self.num_gpus != "auto" and (not isinstance(self.num_gpus, (int, float)) or self.num_gpus < 0):
@@ -240,5 +241,11 @@ def trainer_actor(
         resources=dict(config.resources) or None,
         max_restarts=0,
     )
+    from activeamp.cluster import check_resources, wait_ready
+
+    request = {"CPU": config.num_cpus, "GPU": float(gpus), **config.resources}
+    check_resources(request, "the trainer")
     logger.info("starting trainer actor (num_gpus=%g, resources=%s)", gpus, dict(config.resources))
-    return actor_cls.remote(surrogate, boosting, config)
+    actor = actor_cls.remote(surrogate, boosting, config)
+    wait_ready([actor.device.remote()], request, "the trainer actor", config.startup_timeout)
+    return actor
