@@ -77,7 +77,12 @@ class Budget:
 
 
 def _default_surrogate() -> SurrogateConfig:
-    return SurrogateConfig(max_epochs=400, patience=30, lr=2e-3, batch_size=512, n_weight_samples=30)
+    """The paper's 2→3 network, trained for minutes rather than hours (σ_A = median for relative precision)."""
+    return SurrogateConfig(sigma_a="median", max_epochs=300, patience=30, lr=2e-3, batch_size=512, n_weight_samples=30)
+
+
+def _default_acquisition() -> AcquisitionConfig:
+    return AcquisitionConfig(n_candidates=50_000, batch_size=2000)
 
 
 @dataclass(frozen=True)
@@ -100,14 +105,14 @@ class ActiveConfig:
     seed: int = 1234
     phasespace: PhaseSpaceConfig = field(default_factory=PhaseSpaceConfig)
     oracle: OracleConfig = field(default_factory=OracleConfig)
-    n_initial: int = 2000
-    n_validation: int = 500
-    n_test: int = 2000
+    n_initial: int = 10_000
+    n_validation: int = 2000
+    n_test: int = 5000
     pool: PoolConfig = field(default_factory=PoolConfig)
     surrogate: SurrogateConfig = field(default_factory=_default_surrogate)
     boosting: BoostingSchedule | None = None
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
-    acquisition: AcquisitionConfig = field(default_factory=AcquisitionConfig)
+    acquisition: AcquisitionConfig = field(default_factory=_default_acquisition)
     budget: Budget = field(default_factory=Budget)
     address: str | None = None
     plots: bool = True

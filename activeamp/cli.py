@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import sys
@@ -10,6 +11,8 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from activeamp import __version__
 
@@ -20,10 +23,12 @@ logger = logging.getLogger("activeamp")
 
 def _user_errors() -> tuple[type[BaseException], ...]:
     """Exceptions that are user mistakes (bad input, files, names): reported as one line, exit status 2."""
+    from activeamp.cluster import ClusterError
+    from activeamp.pool import PoolError
     from activeamp.store import StoreError
     from oracles.base import OracleError
 
-    return (ValueError, KeyError, OSError, StoreError, OracleError)
+    return (ValueError, KeyError, OSError, StoreError, OracleError, ClusterError, PoolError)
 
 
 def _oracle_options(pairs: Sequence[str]) -> dict[str, Any]:
@@ -69,11 +74,25 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--traceback", action="store_true", help="show full tracebacks for errors")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("run", help="the main job: build a labelled data set with the default oracle (see README)")
+    p = sub.add_parser(
+        "run",
+        help="the main job: an active-learning run on a Ray cluster (a local one is started if none is given)",
+        description="Active learning: label an initial set, train the Bayesian surrogate, then in each round "
+        "score a candidate pool by sigma_tot, label the least certain points with the oracle pool, retrain and "
+        "evaluate on a frozen test set. Writes a run folder (store, checkpoints, metrics per round, plots, summary).",
+    )
     _add_dataset_overrides(p)
     p.add_argument("--out", type=Path, default=None, help="run folder (default runs/run-<date>-<time>)")
+    p.add_argument("--resume", type=Path, default=None, metavar="DIR", help="continue the run in DIR after a kill")
+    p.add_argument("--address", default=None, help="Ray cluster address (default: RAY_ADDRESS, else start locally)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("dataset", help="build a labelled data set (train/validation/test) without active learning")
+    _add_dataset_overrides(p)
+    p.add_argument("--out", type=Path, required=True, help="output folder (store in OUT/store)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_dataset)
 
     p = sub.add_parser("sample", help="sample phase-space points inside the cuts into a store (unlabelled)")
     p.add_argument("--store", type=Path, required=True, help="store directory (created if missing)")
@@ -87,7 +106,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("label", help="evaluate an oracle on the unlabelled points of a store")
     p.add_argument("--store", type=Path, required=True, help="store directory")
-    p.add_argument("--oracle", default="mock", help="oracle name (default mock; `activeamp oracles` lists them)")
+    p.add_argument(
+        "--oracle",
+        default="exact",
+        help="oracle name (default exact: the built-in one-loop oracle of the process; `activeamp oracles` lists all)",
+    )
     p.add_argument(
         "-o", "--option", action="append", default=[], metavar="KEY=VALUE", help="oracle option, e.g. -o latency=0.005"
     )
@@ -163,15 +186,12 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 
 def cmd_label(args: argparse.Namespace) -> int:
-    import oracles
+    from activeamp.dataset import OracleConfig
     from activeamp.labelling import label_store
     from activeamp.store import ShardStore
 
     store = ShardStore.open(args.store)
-    options = _oracle_options(args.option)
-    if args.oracle in ("mock", "blha", "njet", "openloops", "gosam"):
-        options.setdefault("process", store.process.name)
-    oracle = oracles.get(args.oracle, **options)
+    oracle = OracleConfig(args.oracle, _oracle_options(args.option)).build(store.process.name)
     report = label_store(
         store,
         oracle,
@@ -255,32 +275,69 @@ def cmd_oracles(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load_dataset_config(args: argparse.Namespace) -> Any:
+def _load_config(args: argparse.Namespace, kind: str) -> Any:
+    """The ``--config`` YAML (or the defaults) with ``--set`` overrides, as an ActiveConfig or DatasetConfig."""
+    from activeamp.active import ActiveConfig
     from activeamp.config import apply_overrides, from_dict, load_yaml
     from activeamp.dataset import DatasetConfig
 
+    cls = {"ActiveConfig": ActiveConfig, "DatasetConfig": DatasetConfig}[kind]
     data = load_yaml(args.config) if args.config else {}
-    return from_dict(DatasetConfig, apply_overrides(data, args.overrides), where=str(args.config or ""))
+    return from_dict(cls, apply_overrides(data, args.overrides))
 
 
-def cmd_run(args: argparse.Namespace) -> int:
-    import yaml
-
+def cmd_dataset(args: argparse.Namespace) -> int:
     from activeamp.config import to_dict
     from activeamp.dataset import build_dataset
 
-    config = _load_dataset_config(args)
-    out = args.out or Path("runs") / time.strftime("run-%Y%m%d-%H%M%S")
+    config = _load_config(args, "DatasetConfig")
+    out = args.out
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.yaml").write_text(yaml.safe_dump(to_dict(config), sort_keys=False))
     store, report = build_dataset(config, out / "store", progress=not args.no_progress)
-    summary = store.summary()
-    text = _format_summary(summary) + (
-        f"\noracle {config.oracle.name}: {report.n_points} points labelled in {report.seconds:.1f} s "
+    text = _format_summary(store.summary()) + (
+        f"\noracle {report_oracle(store)}: {report.n_points} points labelled in {report.seconds:.1f} s "
         f"({report.points_per_second:.0f} points/s)\n"
     )
     (out / "summary.txt").write_text(text)
-    print(text + f"run folder: {out}")
+    print(text + f"data set folder: {out}")
+    return 0
+
+
+def report_oracle(store: Any) -> str:
+    """Name(s) of the oracles that labelled the store's points."""
+    table = store.read(status="ok", columns=["oracle"], on_duplicate="ignore")
+    return ", ".join(sorted(set(table["oracle"].to_pylist()))) or "none"
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from activeamp.active import ActiveLearner, RoundStatus
+
+    def report(status: RoundStatus) -> None:
+        print(
+            f"round {status.round}: {status.oracle_calls} oracle calls, {status.n_train} training points, "
+            f"test Δ 68% half-width {status.precision:.4g} (top 1%: {status.precision_top1:.4g}), "
+            f"{status.wall_seconds:.0f} s",
+            flush=True,
+        )
+
+    if args.resume is not None:
+        if args.config is not None:
+            raise ValueError("--resume continues a run with its own config.yaml; use --set to change the budget")
+        learner = ActiveLearner.resume(
+            args.resume, callback=report, progress=not args.no_progress, overrides=args.overrides
+        )
+    else:
+        config = _load_config(args, "ActiveConfig")
+        if args.address:
+            config = dataclasses.replace(config, address=args.address)
+        out = args.out or Path("runs") / time.strftime("run-%Y%m%d-%H%M%S")
+        if (out / "state.json").exists():
+            raise ValueError(f"{out}: holds a run already; continue it with --resume {out}")
+        learner = ActiveLearner(config, out, callback=report, progress=not args.no_progress)
+    learner.run()
+    print((learner.run_dir / "summary.txt").read_text(), end="")
+    print(f"run folder: {learner.run_dir}")
     return 0
 
 

@@ -32,26 +32,49 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 
+#: The built-in exact oracle of each process that has one (``oracle.name: exact``).
+EXACT_ORACLES: dict[str, str] = {"gg_yy": "gg_yy", "gg_yyg": "gg_yyg"}
+
+#: Oracles that serve several processes and take the process as an option.
+MULTI_PROCESS_ORACLES: tuple[str, ...] = ("mock", "blha", "njet", "openloops", "gosam")
+
+
 @dataclass(frozen=True)
 class OracleConfig:
-    """Which oracle labels the points, with its keyword options (see ``activeamp oracles``)."""
+    """Which oracle labels the points, with its keyword options (see ``activeamp oracles``).
 
-    name: str = "mock"
+    ``name: exact`` (the default) is the built-in exact one-loop oracle of the process (``gg_yy``,
+    ``gg_yyg``); ``mock`` and the BLHA oracles get the run's process as their ``process`` option.
+    """
+
+    name: str = "exact"
     options: dict[str, Any] = field(default_factory=dict)
+
+    def resolved_name(self, process: str) -> str:
+        """The registry name this config stands for."""
+        if self.name != "exact":
+            return self.name
+        if process not in EXACT_ORACLES:
+            raise ConfigError(
+                f"oracle.name: there is no built-in exact oracle for {process} (only for "
+                f"{', '.join(EXACT_ORACLES)}); use 'mock' or an external oracle such as 'njet'"
+            )
+        return EXACT_ORACLES[process]
 
     def build(self, process: str) -> Oracle:
         """Construct the oracle for ``process`` (the process option is filled in unless given)."""
+        name = self.resolved_name(process)
         options = dict(self.options)
-        if self.name in ("mock", "blha", "njet", "openloops", "gosam"):
+        if name in MULTI_PROCESS_ORACLES:
             options.setdefault("process", process)
         try:
-            oracle = oracles.get(self.name, **options)
+            oracle = oracles.get(name, **options)
         except KeyError as err:
             raise ConfigError(f"oracle.name: {err.args[0]}") from None
         except TypeError as err:
             raise ConfigError(f"oracle.options: {err}") from None
         if oracle.process.name != process:
-            raise ConfigError(f"oracle {self.name!r} computes {oracle.process.name}, but the run is for {process}")
+            raise ConfigError(f"oracle {name!r} computes {oracle.process.name}, but the run is for {process}")
         return oracle
 
 

@@ -267,7 +267,7 @@ class OraclePool:
                 todo.ids[rows],
                 todo.momenta[rows],
                 result,
-                oracle=self.oracle_config.name,
+                oracle=self.provenance["name"],
                 provenance=self.provenance,
                 split=todo.split[rows],
                 round=todo.round[rows],
@@ -329,7 +329,7 @@ class OraclePool:
                 counts["calls"] += 1
 
         exclusive = [False] * self.n_actors
-        desc = f"oracle pool [{self.oracle_config.name}]"
+        desc = f"oracle pool [{self.provenance['name']}]"
         with tqdm(total=len(todo), unit="pt", desc=desc, disable=not progress) as bar:
             while queue or in_flight:
                 dispatch()

@@ -57,7 +57,7 @@ PAPER_HIDDEN: dict[str, tuple[int, ...]] = {
 Callback = Callable[[int, dict[str, Any]], None]
 
 _SEED_PURPOSES = {"init": 0, "shuffle": 1, "noise": 2, "validation": 3, "predict": 4}
-_CHUNK_ELEMENTS = 2**24  # activations per prediction chunk: M × B × widest layer (64 MiB in float32)
+_CHUNK_ELEMENTS = 2**20  # activations per prediction chunk: M × B × widest layer (4 MiB in float32, cache-sized)
 _FORMAT_VERSION = 1
 
 
@@ -657,10 +657,10 @@ class Surrogate:
         """Yield ``(slice, mean, sigma)`` with ``(M, B)`` float64 preprocessed outputs, chunk by chunk."""
         net = self._require_net()
         net.eval()
-        feats = self.transform_inputs(x)
         chunk = self._chunk_size(batch_size, params)
-        for start in range(0, feats.shape[0], chunk):
-            xc = torch.as_tensor(feats[start : start + chunk], dtype=torch.float32, device=self.device)
+        for start in range(0, len(x), chunk):  # preprocessing per chunk too: stays in cache, bounded memory
+            feats = self.transform_inputs(x[start : start + chunk])
+            xc = torch.as_tensor(feats, dtype=torch.float32, device=self.device)
             mean, sigma = net.evaluate(xc, params)
             yield slice(start, start + xc.shape[0]), mean.double().cpu().numpy(), sigma.double().cpu().numpy()
 

@@ -49,7 +49,7 @@ class TrainerConfig:
     num_cpus: float = 1.0
     resources: dict[str, float] = field(default_factory=dict)
     torch_threads: int = 0
-    round_epochs: int = 200
+    round_epochs: int = 100
     startup_timeout: float = 600.0
 
     def __post_init__(self) -> None:

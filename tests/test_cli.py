@@ -21,7 +21,19 @@ def test_sample_label_info_export_import(tmp_path: Path, capsys: pytest.CaptureF
     store = str(tmp_path / "st")
     assert run(capsys, "sample", "--store", store, "-n", "400", "--seed", "3")[0] == 0
     assert run(capsys, "sample", "--store", store, "-n", "100", "--split", "test", "--seed", "3")[0] == 0
-    code, out, _ = run(capsys, "label", "--store", store, "-o", "nan_rate=0.05", "--no-progress", "--batch-size", "64")
+    code, out, _ = run(
+        capsys,
+        "label",
+        "--store",
+        store,
+        "--oracle",
+        "mock",
+        "-o",
+        "nan_rate=0.05",
+        "--no-progress",
+        "--batch-size",
+        "64",
+    )
     assert code == 0 and "labelled 500 points with mock" in out
     code, out, _ = run(capsys, "info", "--store", store, "--json")
     summary = json.loads(out)
@@ -52,14 +64,42 @@ def test_import_npy_pair(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert code == 0 and "imported 50 points" in out
 
 
-def test_run_writes_a_run_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    out_dir = tmp_path / "run"
+def test_dataset_writes_a_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out_dir = tmp_path / "data"
     code, out, _ = run(
-        capsys, "run", "--out", str(out_dir), "--no-progress", "--set", "n_train=300", "--set", "n_test=100"
+        capsys, "dataset", "--out", str(out_dir), "--no-progress", "--set", "n_train=300", "--set", "n_test=100"
     )
-    assert code == 0 and "run folder" in out
+    assert code == 0 and "data set folder" in out and "oracle gg_yyg" in out
     assert (out_dir / "config.yaml").exists() and (out_dir / "store" / "store.json").exists()
     assert "train       ok 300" in (out_dir / "summary.txt").read_text()
+
+
+TINY_RUN = """
+seed: 3
+n_initial: 200
+n_validation: 50
+n_test: 100
+pool: {n_actors: 1, num_cpus: 0.5, batch_size: 100}
+surrogate: {max_epochs: 20, patience: 5, batch_size: 64, hidden: [8, 8], n_weight_samples: 5}
+trainer: {round_epochs: 5, num_cpus: 0.5}
+acquisition: {n_candidates: 500, batch_size: 40, n_weight_samples: 5}
+budget: {max_rounds: 1}
+plots: false
+"""
+
+
+def test_run_and_resume_extend_a_run(ray_local: object, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "run.yaml"
+    config.write_text(TINY_RUN)
+    out_dir = tmp_path / "run"
+    code, out, _ = run(capsys, "run", "--config", str(config), "--out", str(out_dir), "--no-progress")
+    assert code == 0, out
+    assert "round 0: 250 oracle calls" in out and "round 1: 290 oracle calls" in out
+    assert "run folder" in out and (out_dir / "model.pt").exists()
+    code, _, err = run(capsys, "run", "--config", str(config), "--out", str(out_dir))
+    assert code == 2 and "holds a run already; continue it with --resume" in err
+    code, out, _ = run(capsys, "run", "--resume", str(out_dir), "--set", "budget.max_rounds=2", "--no-progress")
+    assert code == 0 and "round 2: 330 oracle calls" in out and "round 1:" not in out
 
 
 @pytest.mark.parametrize(

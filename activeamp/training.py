@@ -1,0 +1,697 @@
+"""Glue from a shard store to a trained, saved surrogate, and from a surrogate and data to metrics and figures."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import yaml
+
+from activeamp import config as _config
+from activeamp.boosting import BoostingSchedule, run_boosting
+from activeamp.metrics import Metrics, evaluate_prediction, write_metrics_json
+from activeamp.plots import kinematic_observables, plot_loss_history, write_report
+from activeamp.prediction import Prediction
+from activeamp.store import SPLITS, ShardStore
+from activeamp.surrogate import Callback, Surrogate, SurrogateConfig
+
+__all__ = [
+    "HISTORY_SCHEMA",
+    "MODEL_NAME",
+    "TrainConfig",
+    "TrainResult",
+    "TrainingData",
+    "evaluate_model",
+    "format_delta_table",
+    "load_train_config",
+    "load_training_data",
+    "open_store",
+    "train_from_store",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Identifier written into ``history.json``; bumped when its layout changes.
+HISTORY_SCHEMA: str = "activeamp.training-history/1"
+#: File name of the checkpoint that :func:`train_from_store` writes into its output folder.
+MODEL_NAME: str = "model.pt"
+
+_SEED_VALIDATION = 0  # stream of the run seed that carves the validation set
+_SEED_SUBSAMPLE = 1  # stream that draws the n_train subsample
+_SEED_EVALUATE = 2  # stream that draws the max_points subsample of an evaluated split
+_MAX_KEPT_SAMPLES = 2**24  # M × N beyond which evaluate_model drops the per-sample (M, N) arrays (128 MiB each)
+
+StoreLike = ShardStore | str | os.PathLike[str]
+
+
+# ------------------------------------------------------------------------------------------------ configuration
+
+
+def _section(cls: type, value: Any, key: str) -> Any:
+    """Build the nested config ``cls`` for section ``key``; every error message names ``key.<field>``."""
+    if isinstance(value, cls):
+        return value
+    if not isinstance(value, Mapping):
+        raise _config.ConfigError(f"{key}: expected a mapping for {cls.__name__}, got {value!r}")
+    try:
+        return _config.from_dict(cls, value, where=key)
+    except _config.ConfigError as err:
+        message = str(err)
+        if message.startswith((f"{key}.", f"{key}:", "unknown key")):
+            raise
+        raise _config.ConfigError(f"{key}.{message}") from None  # field checks in __post_init__ name the bare field
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How to train a surrogate on the labelled points of a shard store.
+
+    Attributes
+    ----------
+    surrogate : SurrogateConfig
+        Network family, architecture, optimiser and convergence rule (YAML section ``surrogate``).
+    boosting : BoostingSchedule or None
+        Boosting rounds run after the initial training (YAML section ``boosting``); None or a schedule
+        with no steps (``steps: []``) trains without boosting. Note that an empty section ``boosting: {}``
+        is the default schedule, 4 rounds of loss boosting.
+    train_split : str
+        Split whose ``ok`` points are trained on.
+    validation_split : str or None
+        Split used as validation set (its NLL is the convergence monitor) when it holds ``ok`` points.
+    validation_fraction : float
+        In ``[0, 1)``: when ``validation_split`` is None or empty, this fraction of the training split is
+        held out as validation set (chosen by ``seed``); 0 trains without validation set (the plateau rule
+        then monitors the training loss).
+    test_split : str
+        Split that :func:`evaluate_model` reports on by default (recorded for the CLI).
+    n_train : int or None
+        Train on a subsample of this many points (chosen by ``seed`` after the validation carve; nested:
+        for one seed, a smaller ``n_train`` gives a subset of a larger one). None: all points.
+    seed : int
+        Seed of the data selection (validation carve, subsample). The network's own seed is ``surrogate.seed``.
+    """
+
+    surrogate: SurrogateConfig = field(default_factory=SurrogateConfig)
+    boosting: BoostingSchedule | None = None
+    train_split: str = "train"
+    validation_split: str | None = "validation"
+    validation_fraction: float = 0.0
+    test_split: str = "test"
+    n_train: int | None = None
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.surrogate, SurrogateConfig):
+            raise _config.ConfigError(f"surrogate: expected a SurrogateConfig, got {type(self.surrogate).__name__}")
+        if self.boosting is not None and not isinstance(self.boosting, BoostingSchedule):
+            raise _config.ConfigError(
+                f"boosting: expected a BoostingSchedule or null, got {type(self.boosting).__name__}"
+            )
+        for name in ("train_split", "validation_split", "test_split"):
+            value = getattr(self, name)
+            if value is None and name == "validation_split":
+                continue
+            if value not in SPLITS:
+                raise _config.ConfigError(f"{name}: {value!r} is not one of {', '.join(SPLITS)}")
+        if self.validation_split == self.train_split:
+            raise _config.ConfigError(f"validation_split: must differ from train_split ({self.train_split!r})")
+        if not 0.0 <= self.validation_fraction < 1.0:
+            raise _config.ConfigError(f"validation_fraction: must be in [0, 1), got {self.validation_fraction!r}")
+        if self.n_train is not None and self.n_train < 2:
+            raise _config.ConfigError(f"n_train: must be >= 2 or null, got {self.n_train!r}")
+        if self.seed < 0:
+            raise _config.ConfigError(f"seed: must be >= 0, got {self.seed!r}")
+
+    @property
+    def boosts(self) -> bool:
+        """Whether a boosting schedule with at least one round is configured."""
+        return self.boosting is not None and bool(self.boosting.steps)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TrainConfig:
+        """Validated config from a mapping (YAML file, ``--set`` overrides, Ray Tune sample).
+
+        Raises
+        ------
+        activeamp.config.ConfigError
+            (a ``ValueError``) naming the bad key with its section, e.g. ``surrogate.lr: must be > 0`` or
+            ``unknown key boosting.stepz; allowed: ...``.
+        """
+        if not isinstance(data, Mapping):
+            raise _config.ConfigError(f"TrainConfig: expected a mapping, got {data!r}")
+        values = dict(data)
+        if "surrogate" in values:
+            values["surrogate"] = _section(SurrogateConfig, values["surrogate"], "surrogate")
+        if values.get("boosting") is not None:
+            values["boosting"] = _section(BoostingSchedule, values["boosting"], "boosting")
+        return _config.from_dict(cls, values)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain, YAML-serialisable dict that :meth:`from_dict` accepts."""
+        return _config.to_dict(self)
+
+
+def load_train_config(path: str | os.PathLike[str] | None = None, overrides: Sequence[str] = ()) -> TrainConfig:
+    """:class:`TrainConfig` from an optional YAML file plus dotted ``KEY=VALUE`` overrides.
+
+    Raises
+    ------
+    activeamp.config.ConfigError
+        Naming the file (if any) and the bad key, e.g. ``train.yaml: surrogate.lr: must be > 0, got 0.0``.
+    """
+    data = _config.load_yaml(path) if path is not None else {}
+    try:
+        return TrainConfig.from_dict(_config.apply_overrides(data, list(overrides)))
+    except _config.ConfigError as err:
+        if path is None:
+            raise
+        raise _config.ConfigError(f"{path}: {err}") from None
+
+
+# ------------------------------------------------------------------------------------------------ data
+
+
+def open_store(store: StoreLike) -> ShardStore:
+    """The store itself, or the store opened at a path."""
+    return store if isinstance(store, ShardStore) else ShardStore.open(store)
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    """The arrays one training run uses, selected from a store by :func:`load_training_data`.
+
+    Attributes
+    ----------
+    ids, x, amplitude : numpy.ndarray
+        Training points: ids ``(N,)`` (object, sorted), momenta ``(N, n, 4)`` [GeV], amplitudes ``(N,)``.
+    val_ids, x_val, a_val : numpy.ndarray or None
+        Validation set in the same layout, or None.
+    validation_source : {"split", "carved", "none"}
+        Where the validation set came from.
+    n_available : int
+        ``ok`` points in the training split before carving and subsampling.
+    """
+
+    ids: np.ndarray
+    x: np.ndarray
+    amplitude: np.ndarray
+    val_ids: np.ndarray | None
+    x_val: np.ndarray | None
+    a_val: np.ndarray | None
+    validation_source: Literal["split", "carved", "none"]
+    n_available: int
+
+    @property
+    def n_train(self) -> int:
+        """Number of training points."""
+        return int(self.amplitude.shape[0])
+
+    @property
+    def n_validation(self) -> int:
+        """Number of validation points (0 without validation set)."""
+        return 0 if self.a_val is None else int(self.a_val.shape[0])
+
+
+def _rng(seed: int, stream: int) -> np.random.Generator:
+    return np.random.default_rng(np.random.SeedSequence([int(seed), stream]))
+
+
+def load_training_data(store: StoreLike, config: TrainConfig) -> TrainingData:
+    """Select training and validation points of ``store`` as ``config`` says (deterministic for its seed).
+
+    Order of operations: read the ``ok`` points of ``train_split`` (sorted by id); take the validation set
+    from ``validation_split`` if it has ``ok`` points, else carve ``validation_fraction`` of the training
+    points at random; then keep a random subsample of ``n_train`` of the remaining points. Selected points
+    stay in id order.
+
+    Raises
+    ------
+    ValueError
+        If the training split has fewer than 2 ``ok`` points (message names store and split), or
+        carving leaves fewer than 2.
+    """
+    store = open_store(store)
+    train = store.arrays(config.train_split)
+    if len(train) < 2:
+        raise ValueError(
+            f"{store.path}: split {config.train_split!r} has {len(train)} labelled (ok) points; need at least 2 "
+            "to train (label the store first: `activeamp label`)"
+        )
+    ids, x, a = train.ids, train.momenta, train.amplitude
+    val_ids = x_val = a_val = None
+    source: Literal["split", "carved", "none"] = "none"
+    if config.validation_split is not None:
+        val = store.arrays(config.validation_split)
+        if len(val):
+            val_ids, x_val, a_val, source = val.ids, val.momenta, val.amplitude, "split"
+            if config.validation_split == config.test_split:
+                logger.warning(
+                    "the validation split is the test split %r: test metrics are not independent", config.test_split
+                )
+        elif config.validation_fraction == 0:
+            logger.info(
+                "%s: split %r has no ok points; training without validation set", store.path, config.validation_split
+            )
+    if source == "none" and config.validation_fraction > 0:
+        n_val = max(1, round(config.validation_fraction * len(a)))
+        if len(a) - n_val < 2:
+            raise ValueError(
+                f"validation_fraction: {config.validation_fraction} of {len(a)} points leaves fewer than 2 to train on"
+            )
+        perm = _rng(config.seed, _SEED_VALIDATION).permutation(len(a))
+        held, kept = np.sort(perm[:n_val]), np.sort(perm[n_val:])
+        val_ids, x_val, a_val, source = ids[held], x[held], a[held], "carved"
+        ids, x, a = ids[kept], x[kept], a[kept]
+    if config.n_train is not None and config.n_train < len(a):
+        keep = np.sort(_rng(config.seed, _SEED_SUBSAMPLE).permutation(len(a))[: config.n_train])
+        ids, x, a = ids[keep], x[keep], a[keep]
+    elif config.n_train is not None and config.n_train > len(a):
+        logger.warning("n_train=%d but only %d training points are available: using all", config.n_train, len(a))
+    data = TrainingData(ids, x, a, val_ids, x_val, a_val, source, len(train))
+    logger.info(
+        "training data from %s: %d training points (of %d in %r), %d validation points (%s)",
+        store.path,
+        data.n_train,
+        data.n_available,
+        config.train_split,
+        data.n_validation,
+        source,
+    )
+    return data
+
+
+# ------------------------------------------------------------------------------------------------ output helpers
+
+
+def _plain(obj: Any) -> Any:
+    """JSON-ready copy: numpy scalars/arrays to Python, NaN and ±inf to None, paths to str."""
+    if isinstance(obj, Mapping):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return _plain(obj.tolist())
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, Path):
+        return str(obj)
+    return obj
+
+
+def _write_text(path: Path, text: str) -> Path:
+    """Write ``text`` atomically (temporary file in the same folder, then rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _write_json(path: Path, doc: Mapping[str, Any]) -> Path:
+    return _write_text(path, json.dumps(_plain(doc), indent=2, allow_nan=False, ensure_ascii=False) + "\n")
+
+
+# ------------------------------------------------------------------------------------------------ training
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """Outcome of :func:`train_from_store`.
+
+    Attributes
+    ----------
+    model_path : pathlib.Path
+        The checkpoint (``out_dir/model.pt``), loadable with :meth:`Surrogate.load`.
+    out_dir : pathlib.Path
+        Folder with ``model.pt``, ``train_config.yaml``, ``history.json``, ``loss.png`` (and ``boosting.npz``).
+    history : tuple of dict
+        Learning curve, one record per epoch over all stages (see :attr:`Surrogate.history`).
+    boosting : tuple of dict
+        One record per boosting round (see :class:`activeamp.boosting.BoostingResult`); empty without boosting.
+    multiplicities : numpy.ndarray or None
+        Shape ``(n_train,)``: final multiplicities ``n_j`` of the training points, None without boosting.
+    n_train, n_validation : int
+        Points trained on and held out for validation.
+    epochs : int
+        Epochs over all stages.
+    seconds : float
+        Wall time of training and boosting (s), without data loading and output writing.
+    surrogate : Surrogate
+        The trained surrogate (the object, not reloaded).
+    """
+
+    model_path: Path
+    out_dir: Path
+    history: tuple[dict[str, Any], ...]
+    boosting: tuple[dict[str, Any], ...]
+    multiplicities: np.ndarray | None
+    n_train: int
+    n_validation: int
+    epochs: int
+    seconds: float
+    surrogate: Surrogate = field(repr=False, compare=False)
+
+
+def train_from_store(
+    store: StoreLike,
+    config: TrainConfig | Mapping[str, Any],
+    out_dir: str | os.PathLike[str],
+    *,
+    progress: bool = True,
+    callback: Callback | None = None,
+) -> TrainResult:
+    """Train a surrogate on the ``ok`` points of a store, boost it, and save model, config, history and plot.
+
+    The surrogate is trained to convergence (one :meth:`Surrogate.fit` stage: plateau rule or
+    ``surrogate.max_epochs``); then each round of ``config.boosting`` updates the multiplicities and retrains
+    (:func:`activeamp.boosting.run_boosting`). Written into ``out_dir`` (created; existing files replaced):
+
+    - ``model.pt``: the checkpoint (:meth:`Surrogate.save`, atomic);
+    - ``train_config.yaml``: ``config`` as YAML (``TrainConfig.from_dict`` reads it back);
+    - ``history.json``: per-epoch learning curve, boosting rounds, data selection and timing;
+    - ``loss.png``: the learning curve (training and validation loss);
+    - ``boosting.npz``: point ids ``(N,)`` and final multiplicities ``(N,)`` (only when boosting ran).
+
+    Parameters
+    ----------
+    store : ShardStore or path
+        Labelled store.
+    config : TrainConfig or mapping
+        Settings; a mapping is validated with :meth:`TrainConfig.from_dict`.
+    out_dir : path
+        Output folder.
+    progress : bool
+        Show tqdm progress bars for the training stages.
+    callback : callable, optional
+        ``callback(epoch, metrics)`` after every epoch of every stage (see :meth:`Surrogate.fit`).
+
+    Returns
+    -------
+    TrainResult
+
+    Raises
+    ------
+    ValueError
+        If the store has too few labelled training points (see :func:`load_training_data`).
+    activeamp.config.ConfigError
+        For an invalid ``config`` mapping.
+    """
+    if not isinstance(config, TrainConfig):
+        config = TrainConfig.from_dict(config)
+    store = open_store(store)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    data = load_training_data(store, config)
+    surrogate = Surrogate(config.surrogate)
+    fit_kwargs: dict[str, Any] = {"x_val": data.x_val, "a_val": data.a_val, "callback": callback, "progress": progress}
+
+    t0 = time.perf_counter()
+    surrogate.fit(data.x, data.amplitude, **fit_kwargs)
+    rounds: tuple[dict[str, Any], ...] = ()
+    multiplicities = None
+    if config.boosts:
+        assert config.boosting is not None
+        result = run_boosting(surrogate, data.x, data.amplitude, config.boosting, **fit_kwargs)
+        rounds, multiplicities = result.history, result.multiplicities
+    seconds = time.perf_counter() - t0
+    logger.info("trained %r on %d points in %.1f s (%d epochs)", surrogate, data.n_train, seconds, surrogate.epoch)
+
+    model_path = surrogate.save(out / MODEL_NAME)
+    _write_text(out / "train_config.yaml", yaml.safe_dump(config.to_dict(), sort_keys=False))
+    _write_json(
+        out / "history.json",
+        {
+            "schema": HISTORY_SCHEMA,
+            "epochs": surrogate.history,
+            "boosting": list(rounds),
+            "data": {
+                "store": store.path,
+                "process": store.process.name,
+                "train_split": config.train_split,
+                "n_available": data.n_available,
+                "n_train": data.n_train,
+                "n_validation": data.n_validation,
+                "validation_source": data.validation_source,
+            },
+            "n_parameters": surrogate.n_parameters,
+            "seconds": seconds,
+        },
+    )
+    if multiplicities is not None:
+        np.savez(out / "boosting.npz", ids=data.ids.astype(str), multiplicities=multiplicities)
+    if surrogate.history:
+        plot_loss_history(out / "loss.png", surrogate.history)
+    return TrainResult(
+        model_path=model_path,
+        out_dir=out,
+        history=tuple(dict(h) for h in surrogate.history),
+        boosting=tuple(dict(r) for r in rounds),
+        multiplicities=multiplicities,
+        n_train=data.n_train,
+        n_validation=data.n_validation,
+        epochs=surrogate.epoch,
+        seconds=seconds,
+        surrogate=surrogate,
+    )
+
+
+# ------------------------------------------------------------------------------------------------ evaluation
+
+
+def _load_surrogate(model: Surrogate | str | os.PathLike[str]) -> Surrogate:
+    surrogate = model if isinstance(model, Surrogate) else Surrogate.load(model)
+    if not surrogate.is_fitted:
+        raise ValueError("the surrogate is not trained yet: train it first (train_from_store / Surrogate.fit)")
+    return surrogate
+
+
+def _check_compatible(surrogate: Surrogate, store: ShardStore) -> None:
+    """A clear error when the model was trained on another process than the store holds."""
+    probe = np.zeros((1, *store.process.momentum_shape))
+    try:
+        surrogate.transform_inputs(probe)
+    except ValueError as err:
+        raise ValueError(f"{store.path}: the model does not fit process {store.process.name}: {err}") from None
+
+
+def _effective_samples(surrogate: Surrogate, n_samples: int) -> int:
+    """M of a prediction: ensembles always use all their members."""
+    fixed = surrogate.net.fixed_samples if surrogate.net is not None else None
+    return int(fixed) if fixed is not None else int(n_samples)
+
+
+def _select(n: int, max_points: int | None, seed: int) -> np.ndarray | None:
+    """Sorted indices of a random subset of ``max_points`` of ``n`` (None: keep all)."""
+    if max_points is None or max_points >= n:
+        return None
+    return np.sort(_rng(seed, _SEED_EVALUATE).permutation(n)[:max_points])
+
+
+def format_delta_table(metrics_by_set: Mapping[str, Metrics]) -> str:
+    """Plain-text table of the 68 % half-width of Δ = A_NN/A_true − 1 (all, top 1 %, top 0.1 %) per set.
+
+    Each cell is ``half-width (median)``: the precision and the bias of Δ; the top subsets are the
+    points with the largest true amplitudes. A last column gives the standard deviation of the total
+    pull t_tot (1 for a calibrated σ_tot).
+
+    Parameters
+    ----------
+    metrics_by_set : mapping
+        Set name → :class:`activeamp.metrics.Metrics`.
+
+    Returns
+    -------
+    str
+        The table, lines separated by ``\\n``, without trailing newline.
+    """
+
+    def cell(stats: Any) -> str:
+        if stats.count == 0 or not math.isfinite(stats.half_width_68):
+            return "-"
+        return f"{stats.half_width_68:.3e} ({stats.median:+.1e})"
+
+    header = ("set", "N", "all", "top 1%", "top 0.1%", "std t_tot")
+    rows = [
+        (
+            name,
+            str(m.count),
+            cell(m.delta_all),
+            cell(m.delta_top1),
+            cell(m.delta_top01),
+            f"{m.pull_tot.std:.2f}" if math.isfinite(m.pull_tot.std) else "-",
+        )
+        for name, m in metrics_by_set.items()
+    ]
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    lines = ["68% half-width of Delta = A_NN/A_true - 1 (median in brackets)"]
+    for r in [header, *rows]:
+        lines.append(
+            "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True)))
+        )
+    return "\n".join(lines)
+
+
+def evaluate_model(
+    model: Surrogate | str | os.PathLike[str],
+    store: StoreLike,
+    out_dir: str | os.PathLike[str],
+    *,
+    splits: Sequence[str] = ("train", "test"),
+    n_samples: int = 50,
+    max_points: int | None = None,
+    seed: int | None = None,
+    plots: bool = True,
+    report_split: str | None = None,
+) -> dict[str, Metrics]:
+    """Predict the ``ok`` points of some splits with uncertainties; write metrics, figures and a summary.
+
+    Written into ``out_dir`` (created):
+
+    - ``metrics.json``: :class:`activeamp.metrics.Metrics` of every split
+      (:func:`activeamp.metrics.write_metrics_json`; ``extra`` records model, store, ``n_samples``, sizes);
+    - ``summary.txt``: :func:`format_delta_table` of all splits and the pull / coverage figures;
+    - with ``plots``: the figures of :func:`activeamp.plots.write_report` for ``report_split``: ``delta.png``,
+      ``delta_log.png`` (the ``train`` split overlaid when evaluated), ``pulls.png``, ``kin_<observable>.png``
+      (amplitude-weighted pT, η, ΔR with σ_h,model / σ_h,pred bands) and ``loss.png`` (the model's history).
+
+    Parameters
+    ----------
+    model : Surrogate or path
+        A trained surrogate or a checkpoint written by :meth:`Surrogate.save`.
+    store : ShardStore or path
+        Labelled store of the same process.
+    out_dir : path
+        Output folder.
+    splits : sequence of str
+        Splits to evaluate; each needs ``ok`` points.
+    n_samples : int
+        Weight samples M per prediction (ensembles use their members).
+    max_points : int, optional
+        Evaluate at most this many points per split (a random subset, fixed by ``seed``).
+    seed : int, optional
+        Seed of the weight draws (default: derived from the model's seed, reproducible) and of the subset.
+    plots : bool
+        Write the figures.
+    report_split : str, optional
+        Split the figures are drawn for (default ``"test"`` if evaluated, else the last of ``splits``).
+
+    Returns
+    -------
+    dict
+        Split name → :class:`activeamp.metrics.Metrics`, in the order of ``splits``.
+
+    Raises
+    ------
+    ValueError
+        For an empty split, a model of another process, or bad arguments (the message names them).
+    """
+    splits = list(dict.fromkeys(splits))
+    if not splits:
+        raise ValueError("splits: give at least one split to evaluate")
+    bad = [s for s in splits if s not in SPLITS]
+    if bad:
+        raise ValueError(f"splits: {', '.join(map(repr, bad))} not among {', '.join(SPLITS)}")
+    if n_samples < 1:
+        raise ValueError(f"n_samples: must be >= 1, got {n_samples}")
+    if max_points is not None and max_points < 1:
+        raise ValueError(f"max_points: must be >= 1 or None, got {max_points}")
+    if report_split is None:
+        report_split = "test" if "test" in splits else splits[-1]
+    elif report_split not in splits:
+        raise ValueError(f"report_split: {report_split!r} is not among the evaluated splits {splits}")
+    surrogate = _load_surrogate(model)
+    store = open_store(store)
+    _check_compatible(surrogate, store)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+
+    metrics: dict[str, Metrics] = {}
+    kept: dict[str, tuple[Prediction, np.ndarray, np.ndarray]] = {}
+    sizes: dict[str, dict[str, int]] = {}
+    timing: dict[str, float] = {}
+    for split in splits:
+        arrays = store.arrays(split)
+        if len(arrays) == 0:
+            raise ValueError(f"{store.path}: split {split!r} has no labelled (ok) points to evaluate")
+        sel = _select(len(arrays), max_points, 0 if seed is None else seed)
+        x = arrays.momenta if sel is None else arrays.momenta[sel]
+        a = arrays.amplitude if sel is None else arrays.amplitude[sel]
+        m = _effective_samples(surrogate, n_samples)
+        with_samples = m * len(a) <= _MAX_KEPT_SAMPLES
+        if not with_samples:
+            logger.info("%s: %d points × %d samples: per-sample arrays dropped (no Eq. 17 pull)", split, len(a), m)
+        t0 = time.perf_counter()
+        pred = surrogate.predict(x, n_samples, return_samples=with_samples, seed=seed)
+        timing[split] = time.perf_counter() - t0
+        metrics[split] = evaluate_prediction(pred, a)
+        sizes[split] = {"n_points": int(len(a)), "n_available": int(len(arrays))}
+        if split in (report_split, "train"):
+            kept[split] = (pred, a, x)
+        logger.info(
+            "%s: %d points, 68%% half-width of Δ = %.3g (prediction %.2f s)",
+            split,
+            len(a),
+            metrics[split].precision,
+            timing[split],
+        )
+
+    extra = {
+        "model": str(model) if not isinstance(model, Surrogate) else None,
+        "store": store.path,
+        "process": store.process.name,
+        "n_samples": _effective_samples(surrogate, n_samples),
+        "max_points": max_points,
+        "seed": seed,
+        "sizes": sizes,
+        "prediction_seconds": timing,
+        "surrogate": surrogate.config.to_dict(),
+        "epochs": surrogate.epoch,
+    }
+    write_metrics_json(out / "metrics.json", metrics, extra)
+    summary = [
+        f"model: {extra['model'] or repr(surrogate)}",
+        f"store: {store.path} ({store.process.name}); M = {extra['n_samples']} weight samples",
+        "",
+        format_delta_table(metrics),
+        "",
+        "pulls and coverage of sigma_tot:",
+    ]
+    for name, m in metrics.items():
+        cover = ", ".join(f"{c.k:g} sigma {c.observed:.3f} (Gaussian {c.expected:.3f})" for c in m.coverage)
+        summary.append(
+            f"  {name}: t_model std {m.pull_model.std:.2f}, t_pred std {m.pull_pred.std:.2f}, "
+            f"t_tot std {m.pull_tot.std:.2f}; coverage {cover}"
+        )
+    _write_text(out / "summary.txt", "\n".join(summary) + "\n")
+
+    if plots:
+        pred, a, x = kept[report_split]
+        train = None
+        if "train" in kept and report_split != "train":
+            train = (kept["train"][0], kept["train"][1])
+        write_report(
+            out,
+            pred,
+            a,
+            kinematic_observables(x, store.process),
+            surrogate.history or None,
+            train=train,
+            set_name=report_split,
+        )
+    return metrics
