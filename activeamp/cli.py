@@ -94,6 +94,47 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_dataset)
 
+    p = sub.add_parser("train", help="train a precision surrogate on the labelled points of a store")
+    p.add_argument("--store", type=Path, required=True, help="labelled store directory")
+    p.add_argument(
+        "--out", type=Path, required=True, help="output folder: model.pt, train_config.yaml, history.json, loss.png"
+    )
+    p.add_argument("--config", type=Path, help="YAML training config with sections surrogate and boosting (see README)")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config key, e.g. --set surrogate.lr=1e-4 --set surrogate.max_epochs=300 --set n_train=9000",
+    )
+    p.add_argument(
+        "--boost",
+        choices=["none", "loss", "performance"],
+        default=None,
+        help="the paper's boosting schedule (4 loss rounds / 20 performance rounds); --set boosting.* refines it",
+    )
+    p.add_argument("--evaluate", action="store_true", help="then evaluate on the train and test splits into OUT/eval")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="Δ table, metrics.json and figures of a trained surrogate on a store")
+    p.add_argument("--model", type=Path, required=True, help="checkpoint written by `activeamp train` (OUT/model.pt)")
+    p.add_argument("--store", type=Path, required=True, help="labelled store directory (same process)")
+    p.add_argument("--out", type=Path, required=True, help="output folder: metrics.json, summary.txt, figures")
+    p.add_argument(
+        "--split",
+        dest="splits",
+        action="append",
+        choices=["train", "validation", "test", "candidate"],
+        help="split to evaluate (repeatable; default: train and test); figures for test if evaluated",
+    )
+    p.add_argument("-M", "--n-samples", type=int, default=50, help="weight samples per prediction (default 50)")
+    p.add_argument("--max-points", type=int, default=None, help="evaluate at most this many points per split")
+    p.add_argument("--seed", type=int, default=None, help="seed of the weight draws (default: the model's)")
+    p.add_argument("--no-plots", action="store_true", help="metrics and summary only")
+    p.set_defaults(func=cmd_evaluate)
+
     p = sub.add_parser("sample", help="sample phase-space points inside the cuts into a store (unlabelled)")
     p.add_argument("--store", type=Path, required=True, help="store directory (created if missing)")
     p.add_argument("-n", "--n-points", type=int, required=True, help="number of accepted points")
@@ -264,6 +305,47 @@ def cmd_import(args: argparse.Namespace) -> int:
     else:
         n = import_npy(store, args.npy[0], args.npy[1], split=args.split, skip_existing=args.skip_existing)
     print(f"imported {n} points into {store.path}")
+    return 0
+
+
+_PAPER_BOOSTING = {
+    "none": "boosting=null",
+    "loss": "boosting.steps=[loss*4]",
+    "performance": "boosting.steps=[performance*20]",
+}
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from activeamp.training import evaluate_model, format_delta_table, load_train_config, train_from_store
+
+    overrides = ([_PAPER_BOOSTING[args.boost]] if args.boost else []) + list(args.overrides)
+    config = load_train_config(args.config, overrides)
+    result = train_from_store(args.store, config, args.out, progress=not args.no_progress)
+    rounds = f", {len(result.boosting)} boosting rounds" if result.boosting else ""
+    print(
+        f"trained on {result.n_train} points ({result.n_validation} validation) in {result.seconds:.1f} s, "
+        f"{result.epochs} epochs{rounds}: {result.model_path}"
+    )
+    if args.evaluate:
+        metrics = evaluate_model(result.surrogate, args.store, args.out / "eval", splits=("train", config.test_split))
+        print(format_delta_table(metrics) + f"\nreport: {args.out / 'eval'}")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from activeamp.training import evaluate_model, format_delta_table
+
+    metrics = evaluate_model(
+        args.model,
+        args.store,
+        args.out,
+        splits=args.splits or ("train", "test"),
+        n_samples=args.n_samples,
+        max_points=args.max_points,
+        seed=args.seed,
+        plots=not args.no_plots,
+    )
+    print(format_delta_table(metrics) + f"\nreport: {args.out}")
     return 0
 
 

@@ -127,3 +127,27 @@ def test_unknown_oracle_lists_available(tmp_path: Path, capsys: pytest.CaptureFi
     assert code == 2 and "unknown oracle 'nope'; available oracles:" in err and "mock" in err
     code, out, _ = run(capsys, "oracles")
     assert code == 0 and "mock" in out.split()
+
+
+def test_train_and_evaluate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = tmp_path / "data"
+    code, _, _ = run(
+        capsys, "dataset", "--out", str(data), "--no-progress", "--set", "n_train=400", "--set", "n_test=100",
+        "--set", "oracle.name=mock",
+    )  # fmt: skip
+    assert code == 0
+    model_dir = tmp_path / "model"
+    code, out, _ = run(
+        capsys, "train", "--store", str(data / "store"), "--out", str(model_dir), "--no-progress",
+        "--set", "surrogate.max_epochs=5", "--set", "surrogate.hidden=[8, 8]", "--set", "validation_fraction=0.2",
+    )  # fmt: skip
+    assert code == 0 and "trained on 320 points (80 validation)" in out and (model_dir / "model.pt").exists()
+    code, out, _ = run(
+        capsys, "evaluate", "--model", str(model_dir / "model.pt"), "--store", str(data / "store"),
+        "--out", str(tmp_path / "eval"), "-M", "5", "--no-plots",
+    )  # fmt: skip
+    assert code == 0 and "top 1%" in out.lower() and (tmp_path / "eval" / "metrics.json").exists()
+    code, _, err = run(
+        capsys, "train", "--store", str(data / "store"), "--out", str(model_dir), "--set", "surrogate.lrr=1"
+    )
+    assert code == 2 and "surrogate.lrr" in err
