@@ -19,6 +19,7 @@ from activeamp.store import ShardStore
 
 TINY = {
     "seed": 7,
+    "oracle": {"name": "mock"},
     "n_initial": 300,
     "n_validation": 100,
     "n_test": 200,
@@ -81,7 +82,7 @@ def test_rounds_store_every_point_once_and_report(ray_local: object, tmp_path: P
 
 
 def test_oracle_call_budget_caps_the_last_batch(ray_local: object, tmp_path: Path) -> None:
-    config = _config(**{"budget.max_rounds": 0, "budget.max_oracle_calls": 470})
+    config = _config(**{"budget.max_rounds": 0, "budget.max_oracle_calls": 470, "oracle.name": "exact"})
     statuses = ActiveLearner(config, tmp_path / "run", progress=False).run()
     assert [s.oracle_calls for s in statuses] == [400, 450, 470]
 
