@@ -100,7 +100,14 @@ def test_selection_does_not_depend_on_the_number_of_workers(ray_local: object, t
 
 def test_resume_after_sigkill_loses_and_repeats_nothing(tmp_path: Path) -> None:
     run = tmp_path / "run"
-    config = _config(**{"oracle.options": {"latency": 0.004}, "pool.batch_size": 10, "budget.max_rounds": 2})
+    config = _config(
+        **{
+            "oracle.options": {"latency": 0.01},
+            "pool.batch_size": 10,
+            "acquisition.batch_size": 200,
+            "budget.max_rounds": 2,
+        }
+    )
     script = (
         "import json, sys\n"
         "from activeamp.active import ActiveConfig, ActiveLearner\n"
@@ -117,11 +124,12 @@ def test_resume_after_sigkill_loses_and_repeats_nothing(tmp_path: Path) -> None:
                 table = ShardStore.open(store_dir).read(split="train", columns=["round", "status"])
                 rounds = table["round"].to_numpy()
                 status = np.asarray(table["status"].to_pylist())
-                if ((rounds == 1) & (status != "unlabelled")).any():
+                labelled = (rounds == 1) & (status != "unlabelled")
+                if labelled.any() and ((rounds == 1) & ~labelled).any():
                     break
             if child.poll() is not None:
                 pytest.fail(f"driver ended before it could be killed (exit {child.returncode})")
-            time.sleep(0.05)
+            time.sleep(0.02)
         else:
             pytest.fail("round 1 labelling never started")
         child.send_signal(signal.SIGKILL)
@@ -150,7 +158,7 @@ def test_resume_after_sigkill_loses_and_repeats_nothing(tmp_path: Path) -> None:
     assert env_resume.returncode == 0
     after = ShardStore.open(store_dir)
     summary = after.summary()
-    assert summary.n_points == 300 + 100 + 200 + 2 * 50 and summary.count(status="unlabelled") == 0
+    assert summary.n_points == 300 + 100 + 200 + 2 * 200 and summary.count(status="unlabelled") == 0
     _assert_labelled_once(after)
     table = after.read(columns=["point_id", "amplitude"])
     amplitudes = dict(zip(table["point_id"].to_pylist(), table["amplitude"].to_pylist(), strict=True))
