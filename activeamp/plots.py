@@ -16,6 +16,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from activeamp.kinematics import delta_r, pseudorapidity, pt
 from activeamp.metrics import delta, pulls, top_fraction_indices
 from activeamp.prediction import Prediction
 from activeamp.process import Process
@@ -70,25 +71,7 @@ def _mean_of(a_pred: np.ndarray | Prediction) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------------------------------
-# Kinematic observables (private helpers; to be replaced by activeamp.kinematics)
-
-
-def _pt(p: np.ndarray) -> np.ndarray:
-    return np.hypot(p[..., 1], p[..., 2])
-
-
-def _eta(p: np.ndarray) -> np.ndarray:
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.arcsinh(p[..., 3] / _pt(p))
-
-
-def _phi(p: np.ndarray) -> np.ndarray:
-    return np.arctan2(p[..., 2], p[..., 1])
-
-
-def _delta_r(p: np.ndarray, q: np.ndarray) -> np.ndarray:
-    dphi = np.mod(_phi(p) - _phi(q) + np.pi, 2.0 * np.pi) - np.pi
-    return np.hypot(_eta(p) - _eta(q), dphi)
+# Kinematic observables
 
 
 def kinematic_observables(momenta: np.ndarray, process: Process, *, pt_ordered: bool = True) -> dict[str, np.ndarray]:
@@ -121,17 +104,17 @@ def kinematic_observables(momenta: np.ndarray, process: Process, *, pt_ordered: 
         idx = list(process.outgoing_indices(kind))
         group = p[:, idx, :]
         if pt_ordered and len(idx) > 1:
-            order = np.argsort(-_pt(group), axis=1, kind="stable")
+            order = np.argsort(-pt(group), axis=1, kind="stable")
             group = np.take_along_axis(group, order[:, :, None], axis=1)
         for rank in range(len(idx)):
             named[f"{_SYMBOL[kind]}{rank + 1}"] = group[:, rank, :]
     out: dict[str, np.ndarray] = {}
     for name, q in named.items():
-        out[f"pT_{name}"] = _pt(q)
+        out[f"pT_{name}"] = pt(q)
     for name, q in named.items():
-        out[f"eta_{name}"] = _eta(q)
+        out[f"eta_{name}"] = pseudorapidity(q)
     for (n1, q1), (n2, q2) in combinations(named.items(), 2):
-        out[f"dR_{n1}{n2}"] = _delta_r(q1, q2)
+        out[f"dR_{n1}{n2}"] = delta_r(q1, q2)
     return out
 
 
