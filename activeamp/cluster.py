@@ -28,10 +28,10 @@ def connect(address: str | None = None, *, num_cpus: int | None = None, quiet: b
     Parameters
     ----------
     address : str, optional
-        Address of an existing cluster (``"auto"``, ``"ray://host:10001"``, ``"host:6379"``), or ``"local"``
-        to always start a fresh local instance. Without it, ``RAY_ADDRESS`` is used if set; otherwise a
-        Ray cluster already running on this machine (e.g. on the head node after ``ray up``) is joined,
-        and if there is none a local instance is started on 127.0.0.1.
+        Address of an existing cluster: ``"auto"`` (the cluster this machine belongs to, e.g. on the head
+        node after ``ray up``), ``"ray://host:10001"`` or ``"host:6379"``; ``"local"`` starts a fresh local
+        instance. Without it, ``RAY_ADDRESS`` is used if set, otherwise a local instance is started on
+        127.0.0.1 for this process.
     num_cpus : int, optional
         Logical CPUs of a new local instance (default: all cores).
     quiet : bool
@@ -40,18 +40,20 @@ def connect(address: str | None = None, *, num_cpus: int | None = None, quiet: b
     if ray.is_initialized():
         return False
     address = address or os.environ.get("RAY_ADDRESS") or None
-    if address != "local":
-        try:
-            ray.init(address=address or "auto", log_to_driver=not quiet, logging_level=logging.WARNING)
-            logger.info("connected to the Ray cluster at %s", address or "auto")
-            return False
-        except ConnectionError:
-            if address is not None:
-                raise
+    if address is not None and address != "local":
+        logger.info("connecting to the Ray cluster at %s", address)
+        ray.init(address=address, log_to_driver=not quiet, logging_level=logging.WARNING)
+        return False
     for key, value in LOCAL_ENVIRONMENT.items():
         os.environ.setdefault(key, value)
     logger.info("starting a local Ray instance (num_cpus=%s)", num_cpus)
-    ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=not quiet, logging_level=logging.WARNING)
+    ray.init(
+        address="local",
+        num_cpus=num_cpus,
+        include_dashboard=False,
+        log_to_driver=not quiet,
+        logging_level=logging.WARNING,
+    )
     return True
 
 

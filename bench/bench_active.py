@@ -11,7 +11,6 @@ from pathlib import Path
 import numpy as np
 
 from activeamp.active import ActiveConfig, ActiveLearner
-from activeamp.cluster import connect
 
 logger = logging.getLogger("bench_active")
 
@@ -45,7 +44,6 @@ def main() -> None:
     parser.add_argument("--json", default=None, help="write the curves to this JSON file")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    connect("local")
     base = {
         "seed": args.seed,
         "oracle": {"name": args.oracle},
@@ -55,6 +53,7 @@ def main() -> None:
         "trainer": {"round_epochs": 150},
         "acquisition": {"n_candidates": 25 * args.batch, "batch_size": args.batch, "score": args.score},
         "plots": False,
+        "address": "local",  # a fresh local Ray instance per run, sized for its actors
     }
     out = Path(args.out or tempfile.mkdtemp(prefix="bench_active-"))
     runs = {
