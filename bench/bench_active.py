@@ -38,6 +38,9 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=2000, help="points per round (default 2000)")
     parser.add_argument("--rounds", type=int, default=5, help="active rounds (default 5)")
     parser.add_argument("--random-rounds", type=int, default=10, help="rounds of the random baseline (default 10)")
+    parser.add_argument(
+        "--random-json", default=None, help="reuse the random curve of an earlier --json output instead of rerunning"
+    )
     parser.add_argument("--score", default="absolute", help="acquisition score (default absolute)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--out", default=None, help="folder for the runs (default: a temporary one)")
@@ -64,7 +67,12 @@ def main() -> None:
             "budget": {"max_rounds": args.random_rounds},
         },
     }
-    curves = {name: curve(ActiveConfig.from_dict(cfg), out / name) for name, cfg in runs.items()}
+    curves = {}
+    if args.random_json:
+        curves["random"] = [tuple(p) for p in json.loads(Path(args.random_json).read_text())["curves"]["random"]]
+        del runs["random"]
+    for name, cfg in runs.items():
+        curves[name] = curve(ActiveConfig.from_dict(cfg), out / name)
     print(f"{'strategy':>8} {'calls':>7} {'Δ68 all':>9} {'Δ68 top1%':>10}")
     for name, points in curves.items():
         for calls, all_, top in points:
