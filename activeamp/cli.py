@@ -135,6 +135,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-plots", action="store_true", help="metrics and summary only")
     p.set_defaults(func=cmd_evaluate)
 
+    p = sub.add_parser(
+        "tune",
+        help="Ray Tune search of the surrogate's hyperparameters (ASHA early stopping); exports a run config",
+        description="Search the surrogate's hyperparameters (BNN prior width, hidden layers and their widths, learning "
+        "rate, batch size, network family) with Ray Tune and ASHA early stopping, on the frozen train/validation split "
+        "of a store. Writes <storage_path>/<name>/: Tune logs and TensorBoard events per trial, best_run.yaml (a run "
+        "config for `activeamp run` and `activeamp train`), best_model.pt, trials.csv. See tune/README.md.",
+    )
+    _add_dataset_overrides(p)
+    p.add_argument("--resume", action="store_true", help="continue the interrupted search of the same name")
+    p.add_argument("--address", default=None, help="Ray cluster address (default: RAY_ADDRESS, else start locally)")
+    p.set_defaults(func=cmd_tune)
+
     p = sub.add_parser("sample", help="sample phase-space points inside the cuts into a store (unlabelled)")
     p.add_argument("--store", type=Path, required=True, help="store directory (created if missing)")
     p.add_argument("-n", "--n-points", type=int, required=True, help="number of accepted points")
@@ -346,6 +359,34 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         plots=not args.no_plots,
     )
     print(format_delta_table(metrics) + f"\nreport: {args.out}")
+    return 0
+
+
+def cmd_tune(args: argparse.Namespace) -> int:
+    import os
+
+    from activeamp.tuning import ENTRY_ENVIRONMENT, TuningError, load_search_config, run_search
+
+    for key, value in ENTRY_ENVIRONMENT.items():
+        os.environ.setdefault(key, value)
+    if args.config is None:
+        raise ValueError("--config: a search definition is required, e.g. --config tune/search.yaml")
+    config = load_search_config(args.config, args.overrides)
+    if args.address:
+        config = dataclasses.replace(config, address=args.address)
+    try:
+        outcome = run_search(config, resume=args.resume)
+    except TuningError as err:
+        raise ValueError(str(err)) from None  # reported as one line, exit status 2
+    print(outcome.table)
+    if not outcome.complete:
+        print(f"search interrupted; continue it with --resume (results so far in {outcome.experiment_path})")
+        return 130
+    print(f"best trial {outcome.best.trial_id}: {config.metric} = {outcome.best.objective:.4g}")
+    print(f"best run config: {outcome.best_run}   (activeamp run --config {outcome.best_run})")
+    print(f"best model:      {outcome.best_model}")
+    print(f"trial table:     {outcome.trials_csv}")
+    print(f"TensorBoard:     tensorboard --logdir {outcome.experiment_path}")
     return 0
 
 

@@ -52,6 +52,9 @@ class PoolConfig:
     quarantine_after : int
         A single point whose evaluation crashed the oracle or raised this many times is stored as
         failed (``quarantined: ...``) and never sent again.
+    startup_timeout : float
+        Seconds to wait for actors to be placed (and, added to ten times a batch's cost hint, for any
+        oracle call to finish) before failing with a message instead of waiting forever.
     """
 
     n_actors: int = 2
@@ -230,7 +233,10 @@ class OraclePool:
             "oracle actor %d is dead after %d restarts; starting a fresh one", index, self.config.max_restarts
         )
         ray.kill(self._actors[index], no_restart=True)
-        self._actors[index] = self._new_actor()
+        actor = self._new_actor()
+        request = {"CPU": self.config.num_cpus, **self.config.resources}
+        wait_ready([actor.provenance.remote()], request, "a replacement oracle actor", self.config.startup_timeout)
+        self._actors[index] = actor
 
     def label(
         self,
@@ -329,11 +335,18 @@ class OraclePool:
                 counts["calls"] += 1
 
         exclusive = [False] * self.n_actors
+        # a call may take its batch's cost; beyond that plus the start-up deadline something is wrong
+        call_timeout = cfg.startup_timeout + 10.0 * cfg.batch_size * float(self.provenance.get("cost_hint_s", 1.0))
         desc = f"oracle pool [{self.provenance['name']}]"
         with tqdm(total=len(todo), unit="pt", desc=desc, disable=not progress) as bar:
             while queue or in_flight:
                 dispatch()
-                done, _ = ray.wait(list(in_flight), num_returns=1)
+                done, _ = ray.wait(list(in_flight), num_returns=1, timeout=call_timeout)
+                if not done:
+                    raise PoolError(
+                        f"no oracle call finished within {call_timeout:.0f} s: the oracle actors cannot run "
+                        "(their node is gone, or they wait for resources); the labelled points are stored"
+                    )
                 for ref in done:
                     item, actor, handle = in_flight.pop(ref)
                     running_alone = exclusive[actor]

@@ -29,6 +29,7 @@ __all__ = [
     "FAMILIES",
     "PAPER_HIDDEN",
     "Callback",
+    "DataParallel",
     "SurrogateConfig",
     "Surrogate",
     "build_network",
@@ -55,6 +56,40 @@ PAPER_HIDDEN: dict[str, tuple[int, ...]] = {
 
 #: Per-epoch hook: ``callback(epoch, metrics)`` with the 1-based epoch counter (continuing across stages).
 Callback = Callable[[int, dict[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class DataParallel:
+    """One worker's place in data-parallel training (set as :attr:`Surrogate.data_parallel`).
+
+    Every worker holds the full data, the same initial state and the same seeds. Each global batch of
+    ``config.batch_size`` points (the same shuffled order on every worker) is split ``batch[rank::world_size]``;
+    every worker weights its part's loss by its share of the batch's multiplicity, so the summed gradient is
+    the single-process gradient of the whole batch, with the regulariser still normalised to the GLOBAL
+    ``N_eff = Σ_j n_j``. Gradients, the epoch's loss sums and the validation NLL are summed over workers,
+    so all workers take identical steps and stop at the same epoch.
+
+    Attributes
+    ----------
+    rank : int
+        This worker's index, ``0 <= rank < world_size``.
+    world_size : int
+        Number of workers.
+    all_reduce : callable
+        ``all_reduce(tensor)``: sum a tensor over all workers in place (e.g. ``torch.distributed.all_reduce``
+        under an initialised process group). Every worker calls it equally often with equally shaped tensors.
+    """
+
+    rank: int
+    world_size: int
+    all_reduce: Callable[[Tensor], Any]
+
+    def __post_init__(self) -> None:
+        if self.world_size < 1 or not 0 <= self.rank < self.world_size:
+            raise ValueError(
+                f"data parallel: need 0 <= rank < world_size, got rank={self.rank}, world_size={self.world_size}"
+            )
+
 
 _SEED_PURPOSES = {"init": 0, "shuffle": 1, "noise": 2, "validation": 3, "predict": 4}
 _CHUNK_ELEMENTS = 2**20  # activations per prediction chunk: M × B × widest layer (4 MiB in float32, cache-sized)
@@ -367,6 +402,9 @@ class Surrogate:
     stage : dict or None
         The current training stage: ``index``, ``start``, ``target`` (epoch limit), ``best``, ``bad``
         (epochs without improvement), ``converged``, ``done``.
+    data_parallel : DataParallel or None
+        Set on every worker of a data-parallel run (:mod:`activeamp.distributed`) before :meth:`fit`; a
+        runtime setting, not part of checkpoints. None (default): ordinary single-process training.
     """
 
     def __init__(self, config: SurrogateConfig | Mapping[str, Any] | None = None) -> None:
@@ -382,6 +420,7 @@ class Surrogate:
         self.epoch = 0
         self.history: list[dict[str, Any]] = []
         self.stage: dict[str, Any] | None = None
+        self.data_parallel: DataParallel | None = None
         self._shuffle_gen = torch.Generator().manual_seed(derive_seed(config.seed, "shuffle"))
         self._noise_gen = torch.Generator(self.device).manual_seed(derive_seed(config.seed, "noise"))
 
@@ -580,29 +619,56 @@ class Surrogate:
     def _train_epoch(self, net: SurrogateNet, x: Tensor, y: Tensor, w: Tensor, n_eff: float) -> tuple[float, ...]:
         """One pass over shuffled batches; returns the batch-weight-averaged loss, NLL and normalised penalty."""
         cfg = self.config
+        dp = self.data_parallel
         net.train()
         n = x.shape[0]
         perm = torch.randperm(n, generator=self._shuffle_gen).to(self.device)
         sums = torch.zeros(4, dtype=torch.float64, device=self.device)
         for start in range(0, n, cfg.batch_size):
             idx = perm[start : start + cfg.batch_size]
+            batch_weight = w[idx].sum() if dp is not None else None
+            if dp is not None:
+                idx = idx[dp.rank :: dp.world_size]
             wb = w[idx]
-            mean, sigma = net(x[idx], cfg.n_train_samples, self._noise_gen)
-            nll = heteroscedastic_nll(mean, sigma, y[idx], wb)
-            penalty = net.penalty(mean) / n_eff
-            loss = nll + penalty
             self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            if idx.numel():
+                mean, sigma = net(x[idx], cfg.n_train_samples, self._noise_gen)
+                nll = heteroscedastic_nll(mean, sigma, y[idx], wb)
+                penalty = net.penalty(mean) / n_eff
+                loss = nll + penalty
+                # data parallel: this worker's share of the batch objective, so that the sum over workers is it
+                (loss if dp is None else loss * (wb.sum() / batch_weight)).backward()
+                terms = torch.stack([loss.detach(), nll.detach(), penalty.detach(), torch.ones_like(loss)])
+                sums += terms.double() * wb.sum().double()
+            if dp is not None:
+                self._reduce_gradients(net, dp)
             self.optimizer.step()
-            terms = torch.stack([loss.detach(), nll.detach(), penalty.detach(), torch.ones_like(loss)])
-            sums += terms.double() * wb.sum().double()
+        if dp is not None:
+            dp.all_reduce(sums)
         sums = sums.cpu().numpy()
         return float(sums[0] / sums[3]), float(sums[1] / sums[3]), float(sums[2] / sums[3])
 
+    @staticmethod
+    def _reduce_gradients(net: SurrogateNet, dp: DataParallel) -> None:
+        """Sum the gradients over the workers in one flat buffer (a missing gradient counts as zero)."""
+        params = [p for p in net.parameters() if p.requires_grad]
+        flat = torch.cat([(p.grad if p.grad is not None else torch.zeros_like(p)).reshape(-1) for p in params])
+        dp.all_reduce(flat)
+        offset = 0
+        for p in params:
+            p.grad = flat[offset : offset + p.numel()].view_as(p)
+            offset += p.numel()
+
     @torch.no_grad()
     def _validation_nll(self, net: SurrogateNet, x: Tensor, y: Tensor) -> float:
-        """Held-out NLL with 4 weight draws from a fixed seed (common random numbers across epochs)."""
+        """Held-out NLL with 4 weight draws from a fixed seed (common random numbers across epochs).
+
+        Data parallel: each worker evaluates ``[rank::world_size]`` of the set and the sums are all-reduced.
+        """
         net.eval()
+        dp = self.data_parallel
+        if dp is not None:
+            x, y = x[dp.rank :: dp.world_size], y[dp.rank :: dp.world_size]
         gen = torch.Generator(self.device).manual_seed(derive_seed(self.config.seed, "validation"))
         params = net.draw(max(self.config.n_train_samples, 4), gen)
         total = 0.0
@@ -611,7 +677,11 @@ class Surrogate:
             mean, sigma = net.evaluate(x[start : start + chunk], params)
             yc = y[start : start + chunk].to(mean.dtype)
             total += float(heteroscedastic_nll(mean, sigma, yc)) * yc.shape[0]
-        return total / x.shape[0]
+        if dp is None:
+            return total / x.shape[0]
+        sums = torch.tensor([total, float(x.shape[0])], dtype=torch.float64, device=self.device)
+        dp.all_reduce(sums)
+        return float(sums[0] / sums[1])
 
     def _step_schedule(self, monitored: float) -> None:
         if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):

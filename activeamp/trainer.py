@@ -43,6 +43,11 @@ class TrainerConfig:
         Torch intra-op threads inside the trainer (0: torch's default).
     round_epochs : int
         Epoch limit of the warm-start training stage of each round (after round 0).
+    startup_timeout : float
+        Seconds to wait for the actor to be placed before failing with a message naming the resources.
+    data_parallel_workers : int
+        0: train inside the actor. > 0: the actor trains through Ray Train on this many data-parallel
+        workers (:mod:`activeamp.distributed`), which then hold the GPUs.
     """
 
     num_gpus: Literal["auto"] | float = "auto"
@@ -51,12 +56,16 @@ class TrainerConfig:
     torch_threads: int = 0
     round_epochs: int = 100
     startup_timeout: float = 600.0
+    data_parallel_workers: int = 0
 
     def __post_init__(self) -> None:
         if self.num_gpus != "auto" and (not isinstance(self.num_gpus, (int, float)) or self.num_gpus < 0):
             raise ConfigError(f"trainer.num_gpus: expected 'auto' or a number >= 0, got {self.num_gpus!r}")
-        if self.num_cpus < 0 or self.torch_threads < 0 or self.round_epochs < 1:
-            raise ConfigError("trainer.num_cpus and trainer.torch_threads must be >= 0, trainer.round_epochs >= 1")
+        if self.num_cpus < 0 or self.torch_threads < 0 or self.round_epochs < 1 or self.data_parallel_workers < 0:
+            raise ConfigError(
+                "trainer.num_cpus, trainer.torch_threads and trainer.data_parallel_workers must be >= 0, "
+                "trainer.round_epochs >= 1"
+            )
 
 
 @dataclass(frozen=True)
@@ -141,6 +150,12 @@ class SurrogateTrainer:
     def device(self) -> str:
         """The torch device the surrogate trains on."""
         return str(self.surrogate.device)
+
+    def node_id(self) -> str:
+        """The Ray node this trainer runs on (when it is an actor)."""
+        import ray
+
+        return ray.get_runtime_context().get_node_id()
 
     def train(
         self,
@@ -232,10 +247,14 @@ def trainer_actor(
     """Start :class:`SurrogateTrainer` as a Ray actor placed by ``config`` (Ray must be initialised)."""
     import ray
 
+    from activeamp.distributed import DataParallelTrainer
+
     gpus = config.num_gpus
     if gpus == "auto":
         gpus = 1.0 if ray.cluster_resources().get("GPU", 0) >= 1 else 0.0
-    actor_cls = ray.remote(SurrogateTrainer).options(
+    body = DataParallelTrainer if config.data_parallel_workers else SurrogateTrainer
+    gpus = 0.0 if config.data_parallel_workers else gpus  # the Ray Train workers hold the GPUs
+    actor_cls = ray.remote(body).options(
         num_cpus=config.num_cpus,
         num_gpus=float(gpus),
         resources=dict(config.resources) or None,
