@@ -17,7 +17,6 @@ import dataclasses
 import json
 import logging
 import os
-import tempfile
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -29,6 +28,7 @@ import ray
 import yaml
 
 from activeamp.acquisition import AcquisitionConfig, score, select, standardise
+from activeamp.atomic import write_atomic
 from activeamp.boosting import BoostingSchedule
 from activeamp.cluster import connect
 from activeamp.config import ConfigError, from_dict, load_yaml, to_dict
@@ -191,20 +191,6 @@ class RoundStatus:
         }
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 class ActiveLearner:
     """An active-learning run in a run folder, on the connected (or a new local) Ray cluster.
 
@@ -273,7 +259,7 @@ class ActiveLearner:
     def _prepare_folder(self) -> None:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         text = yaml.safe_dump(to_dict(self.config), sort_keys=False).encode()
-        _write_atomic(self.run_dir / "config.yaml", text)
+        write_atomic(self.run_dir / "config.yaml", text)
 
     def _start(self) -> ShardStore:
         self._prepare_folder()
@@ -491,8 +477,8 @@ class ActiveLearner:
         blob, multiplicity = ray.get(self._trainer.checkpoint.remote())
         checkpoint = Path("checkpoints") / f"round-{r:04d}.pt"
         mult_path = Path("checkpoints") / f"round-{r:04d}-multiplicity.json"
-        _write_atomic(self.run_dir / checkpoint, blob)
-        _write_atomic(self.run_dir / mult_path, json.dumps(multiplicity).encode())
+        write_atomic(self.run_dir / checkpoint, blob)
+        write_atomic(self.run_dir / mult_path, json.dumps(multiplicity).encode())
         write_metrics_json(
             self.run_dir / "metrics" / f"round-{r:04d}.json",
             {"test": status.metrics},
@@ -510,9 +496,9 @@ class ActiveLearner:
             "wall_seconds": status.wall_seconds,
             "curve": curve,
         }
-        _write_atomic(self.run_dir / "state.json", json.dumps(self.state, indent=2).encode())
+        write_atomic(self.run_dir / "state.json", json.dumps(self.state, indent=2).encode())
         # the model of the latest round, where users look for it
-        _write_atomic(self.run_dir / "model.pt", blob)
+        write_atomic(self.run_dir / "model.pt", blob)
 
     # --------------------------------------------------------------------------------------- reporting
 
@@ -528,7 +514,7 @@ class ActiveLearner:
         lines += [f"{i:>5} {c:>12} {p:>17.4g} {t:>10.4g}" for i, (c, p, t) in enumerate(curve)]
         lines.append(f"wall time {self.state.get('wall_seconds', 0.0):.1f} s; model: model.pt; store: store/")
         text = "\n".join(lines) + "\n"
-        _write_atomic(self.run_dir / "summary.txt", text.encode())
+        write_atomic(self.run_dir / "summary.txt", text.encode())
         logger.info("summary:\n%s", text)
         if not self.config.plots or not curve:
             return

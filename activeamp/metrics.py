@@ -6,7 +6,6 @@ import json
 import logging
 import math
 import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -14,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from activeamp.atomic import write_atomic
 from activeamp.prediction import Prediction
 
 __all__ = [
@@ -592,15 +592,7 @@ def write_metrics_json(
         text = json.dumps(_nan_to_none(doc), indent=2, allow_nan=False, ensure_ascii=False)
     except TypeError as exc:
         raise TypeError(f"{path}: extra is not JSON-serialisable: {exc}") from None
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text + "\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, text + "\n")
     logger.info("wrote metrics of %d set(s) to %s", len(metrics_by_set), path)
     return path
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
-import os
-import tempfile
 import time
 import typing
 from collections.abc import Callable, Mapping
@@ -20,6 +18,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from activeamp import config as _config
+from activeamp.atomic import atomic_open
 from activeamp.bnn import BayesianNet
 from activeamp.models import ACTIVATIONS, EnsembleNet, Params, RepulsiveEnsembleNet, SurrogateNet, heteroscedastic_nll
 from activeamp.prediction import Prediction
@@ -888,15 +887,8 @@ class Surrogate:
     def save(self, path: str | Path) -> Path:
         """Write a checkpoint atomically (temporary file, then rename) and return its path."""
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                torch.save(self.state_dict(), fh)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_open(path, "wb") as fh:
+            torch.save(self.state_dict(), fh)
         return path
 
     @classmethod

@@ -6,7 +6,6 @@ import json
 import logging
 import math
 import os
-import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ import numpy as np
 import yaml
 
 from activeamp import config as _config
+from activeamp.atomic import write_atomic
 from activeamp.boosting import BoostingSchedule, run_boosting
 from activeamp.metrics import Metrics, evaluate_prediction, write_metrics_json
 from activeamp.plots import kinematic_observables, plot_loss_history, write_report
@@ -309,22 +309,8 @@ def _plain(obj: Any) -> Any:
     return obj
 
 
-def _write_text(path: Path, text: str) -> Path:
-    """Write ``text`` atomically (temporary file in the same folder, then rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
 def _write_json(path: Path, doc: Mapping[str, Any]) -> Path:
-    return _write_text(path, json.dumps(_plain(doc), indent=2, allow_nan=False, ensure_ascii=False) + "\n")
+    return write_atomic(path, json.dumps(_plain(doc), indent=2, allow_nan=False, ensure_ascii=False) + "\n")
 
 
 # ------------------------------------------------------------------------------------------------ training
@@ -433,7 +419,7 @@ def train_from_store(
     logger.info("trained %r on %d points in %.1f s (%d epochs)", surrogate, data.n_train, seconds, surrogate.epoch)
 
     model_path = surrogate.save(out / MODEL_NAME)
-    _write_text(out / "train_config.yaml", yaml.safe_dump(config.to_dict(), sort_keys=False))
+    write_atomic(out / "train_config.yaml", yaml.safe_dump(config.to_dict(), sort_keys=False))
     _write_json(
         out / "history.json",
         {
@@ -678,7 +664,7 @@ def evaluate_model(
             f"  {name}: t_model std {m.pull_model.std:.2f}, t_pred std {m.pull_pred.std:.2f}, "
             f"t_tot std {m.pull_tot.std:.2f}; coverage {cover}"
         )
-    _write_text(out / "summary.txt", "\n".join(summary) + "\n")
+    write_atomic(out / "summary.txt", "\n".join(summary) + "\n")
 
     if plots:
         pred, a, x = kept[report_split]
