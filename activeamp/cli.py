@@ -419,7 +419,7 @@ def cmd_dataset(args: argparse.Namespace) -> int:
     (out / "config.yaml").write_text(yaml.safe_dump(to_dict(config), sort_keys=False))
     store, report = build_dataset(config, out / "store", progress=not args.no_progress)
     text = _format_summary(store.summary()) + (
-        f"\noracle {report_oracle(store)}: {report.n_points} points labelled in {report.seconds:.1f} s "
+        f"\noracle {_report_oracle(store)}: {report.n_points} points labelled in {report.seconds:.1f} s "
         f"({report.points_per_second:.0f} points/s)\n"
     )
     (out / "summary.txt").write_text(text)
@@ -427,7 +427,7 @@ def cmd_dataset(args: argparse.Namespace) -> int:
     return 0
 
 
-def report_oracle(store: Any) -> str:
+def _report_oracle(store: Any) -> str:
     """Name(s) of the oracles that labelled the store's points."""
     table = store.read(status="ok", columns=["oracle"], on_duplicate="ignore")
     return ", ".join(sorted(set(table["oracle"].to_pylist()))) or "none"
