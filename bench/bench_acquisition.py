@@ -67,7 +67,8 @@ def main() -> None:
             a = np.concatenate([a, oracle(candidates[picked])])
             trainer.train(np.arange(len(x)).astype(str), x, a, xv, av)
             m = evaluate_prediction(trainer.predict(xt), at)
-            print(f"{strategy:>14} {len(x):>6} points: Δ68 all {m.precision:.4f}, top 1% {m.delta_top1.half_width_68:.4f}")
+            top1 = m.delta_top1.half_width_68
+            print(f"{strategy:>14} {len(x):>6} points: Δ68 all {m.precision:.4f}, top 1% {top1:.4f}")
 
 
 if __name__ == "__main__":
