@@ -154,6 +154,8 @@ class RoundStatus:
         Test-set 68% half-width of Δ.
     precision_top1 : float
         The same for the top 1% of test points by amplitude.
+    accuracy_top1 : float
+        68% quantile of |Δ| for the top 1% (counts a bias, which the half-width does not).
     metrics : Metrics
         All test-set metrics.
     wall_seconds : float
@@ -169,6 +171,7 @@ class RoundStatus:
     n_train: int
     precision: float
     precision_top1: float
+    accuracy_top1: float
     metrics: Metrics
     wall_seconds: float
     train: TrainOutcome
@@ -182,6 +185,7 @@ class RoundStatus:
             "n_train": self.n_train,
             "precision": self.precision,
             "precision_top1": self.precision_top1,
+            "accuracy_top1": self.accuracy_top1,
             "wall_seconds": self.wall_seconds,
             "train": {k: v for k, v in self.train.__dict__.items() if k != "boosting"},
             "pool": None
@@ -452,6 +456,7 @@ class ActiveLearner:
             n_train=len(train),
             precision=metrics.precision,
             precision_top1=metrics.delta_top1.half_width_68,
+            accuracy_top1=metrics.delta_top1.abs_68,
             metrics=metrics,
             wall_seconds=wall,
             train=outcome,
@@ -486,7 +491,8 @@ class ActiveLearner:
         )
         with open(self.run_dir / "rounds.jsonl", "a") as fh:
             fh.write(json.dumps(status.to_dict(), default=float) + "\n")
-        curve = list(self.state.get("curve", [])) + [[status.oracle_calls, status.precision, status.precision_top1]]
+        point = [status.oracle_calls, status.precision, status.precision_top1, status.accuracy_top1]
+        curve = list(self.state.get("curve", [])) + [point]
         self.state = {
             "completed_round": r,
             "checkpoint": str(checkpoint),
@@ -509,9 +515,9 @@ class ActiveLearner:
         lines = [
             f"activeamp run in {self.run_dir}",
             f"process {store.process.description}, oracle {self.config.oracle.name}, seed {self.config.seed}",
-            f"{'round':>5} {'oracle calls':>12} {'Δ 68% half-width':>17} {'top-1%':>10}",
+            f"{'round':>5} {'oracle calls':>12} {'Δ 68% half-width':>17} {'top-1%':>10} {'top-1% |Δ| 68%':>15}",
         ]
-        lines += [f"{i:>5} {c:>12} {p:>17.4g} {t:>10.4g}" for i, (c, p, t) in enumerate(curve)]
+        lines += [f"{i:>5} {c:>12} {p:>17.4g} {t:>10.4g} {u:>15.4g}" for i, (c, p, t, u) in enumerate(curve)]
         lines.append(f"wall time {self.state.get('wall_seconds', 0.0):.1f} s; model: model.pt; store: store/")
         text = "\n".join(lines) + "\n"
         write_atomic(self.run_dir / "summary.txt", text.encode())
@@ -526,5 +532,8 @@ class ActiveLearner:
             a_test,
             kinematic_observables(x_test, store.process),
             history,
-            precision_curves={"test Δ 68% half-width": [(c, p) for c, p, _ in curve]},
+            precision_curves={
+                "test Δ 68% half-width": [(c, p) for c, p, _, _ in curve],
+                "top 1%: 68% quantile of |Δ|": [(c, u) for c, _, _, u in curve],
+            },
         )

@@ -439,7 +439,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     def report(status: RoundStatus) -> None:
         print(
             f"round {status.round}: {status.oracle_calls} oracle calls, {status.n_train} training points, "
-            f"test Δ 68% half-width {status.precision:.4g} (top 1%: {status.precision_top1:.4g}), "
+            f"test Δ 68% half-width {status.precision:.4g} (top 1%: {status.precision_top1:.4g}, "
+            f"|Δ| 68% quantile {status.accuracy_top1:.4g}), "
             f"{status.wall_seconds:.0f} s",
             flush=True,
         )

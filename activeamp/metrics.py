@@ -105,6 +105,9 @@ class DeltaStats(_Record):
         2.5 % and 97.5 % quantiles of Δ (central 95 % interval).
     frac_below_1e_3, frac_below_1e_2 : float
         Fractions of points with |Δ| < 10⁻³ and |Δ| < 10⁻².
+    abs_68 : float
+        68 % quantile of |Δ|: like the half-width, but it also counts a bias (a set predicted at half its
+        true value has half-width 0 and ``abs_68`` 0.5).
     """
 
     count: int
@@ -117,6 +120,7 @@ class DeltaStats(_Record):
     q97_5: float
     frac_below_1e_3: float
     frac_below_1e_2: float
+    abs_68: float
 
 
 @dataclass(frozen=True)
@@ -371,7 +375,7 @@ def delta_stats(values: np.ndarray) -> DeltaStats:
     """
     d = _as_1d("delta", values)
     if d.size == 0:
-        return DeltaStats(0, *([_NAN] * 9))
+        return DeltaStats(0, *([_NAN] * 10))
     q2_5, q16, q50, q84, q97_5 = np.quantile(d, [0.025, 0.16, 0.5, 0.84, 0.975])
     ad = np.abs(d)
     return DeltaStats(
@@ -385,6 +389,7 @@ def delta_stats(values: np.ndarray) -> DeltaStats:
         q97_5=float(q97_5),
         frac_below_1e_3=float(np.mean(ad < 1e-3)),
         frac_below_1e_2=float(np.mean(ad < 1e-2)),
+        abs_68=float(np.quantile(ad, 0.68)),
     )
 
 

@@ -15,13 +15,13 @@ from activeamp.active import ActiveConfig, ActiveLearner
 logger = logging.getLogger("bench_active")
 
 
-def curve(config: ActiveConfig, run_dir: Path) -> list[tuple[int, float, float]]:
-    """(oracle calls, test Δ 68% half-width, top-1% half-width) after every round."""
+def curve(config: ActiveConfig, run_dir: Path) -> list[tuple[int, float, float, float]]:
+    """(oracle calls, test Δ 68% half-width, top-1% half-width, top-1% 68% quantile of |Δ|) after every round."""
     statuses = ActiveLearner(config, run_dir, progress=False).run()
-    return [(s.oracle_calls, s.precision, s.precision_top1) for s in statuses]
+    return [(s.oracle_calls, s.precision, s.precision_top1, s.accuracy_top1) for s in statuses]
 
 
-def calls_to_reach(points: list[tuple[int, float, float]], target: float, column: int) -> float | None:
+def calls_to_reach(points: list[tuple[int, ...]], target: float, column: int) -> float | None:
     """Oracle calls at which a curve first reaches ``target`` (linear interpolation in log calls)."""
     for (c0, *v0), (c1, *v1) in zip(points, points[1:], strict=False):
         a, b = v0[column - 1], v1[column - 1]
@@ -73,12 +73,12 @@ def main() -> None:
         del runs["random"]
     for name, cfg in runs.items():
         curves[name] = curve(ActiveConfig.from_dict(cfg), out / name)
-    print(f"{'strategy':>8} {'calls':>7} {'Δ68 all':>9} {'Δ68 top1%':>10}")
+    print(f"{'strategy':>8} {'calls':>7} {'Δ68 all':>9} {'Δ68 top1%':>10} {'|Δ|68 top1%':>12}")
     for name, points in curves.items():
-        for calls, all_, top in points:
-            print(f"{name:>8} {calls:>7} {all_:>9.4f} {top:>10.4f}")
-    final_calls, final_all, final_top = curves["active"][-1]
-    for column, label, value in ((1, "all", final_all), (2, "top-1%", final_top)):
+        for calls, all_, top, top_abs in points:
+            print(f"{name:>8} {calls:>7} {all_:>9.4f} {top:>10.4f} {top_abs:>12.4f}")
+    final_calls, final_all, final_top, final_abs = curves["active"][-1]
+    for column, label, value in ((1, "all", final_all), (2, "top-1%", final_top), (3, "top-1% |Δ|", final_abs)):
         needed = calls_to_reach(curves["random"], value, column)
         ratio = (
             "not reached"

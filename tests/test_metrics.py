@@ -266,3 +266,13 @@ def test_json_errors(tmp_path: Path) -> None:
     with pytest.raises(TypeError, match="not JSON-serialisable"):
         write_metrics_json(tmp_path / "d.json", {"test": evaluate_prediction(pred, a)}, {"f": object()})
     assert not (tmp_path / "d.json").exists()
+
+
+def test_abs_68_counts_a_bias_the_half_width_misses() -> None:
+    from activeamp.metrics import delta_stats
+
+    biased = delta_stats(np.full(1000, -0.5) + np.linspace(-1e-3, 1e-3, 1000))
+    assert biased.half_width_68 < 1e-3
+    assert biased.abs_68 == pytest.approx(0.5, abs=2e-3)
+    centred = delta_stats(np.linspace(-1.0, 1.0, 100_001))
+    assert centred.abs_68 == pytest.approx(0.68, abs=1e-3)
