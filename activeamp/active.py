@@ -31,7 +31,7 @@ from activeamp.acquisition import AcquisitionConfig, score, select, standardise
 from activeamp.atomic import write_atomic
 from activeamp.boosting import BoostingSchedule
 from activeamp.cluster import connect
-from activeamp.config import ConfigError, from_dict, load_yaml, to_dict
+from activeamp.config import ConfigError, from_dict, load_config, to_dict
 from activeamp.dataset import OracleConfig, PhaseSpaceConfig, sample_into_store, work_item_rng
 from activeamp.metrics import Metrics, evaluate_prediction, write_metrics_json
 from activeamp.pool import OraclePool, PoolConfig, PoolReport
@@ -133,9 +133,7 @@ class ActiveConfig:
     @classmethod
     def from_yaml(cls, path: str | Path, overrides: list[str] | None = None) -> ActiveConfig:
         """Config from a YAML file with optional ``KEY=VALUE`` overrides."""
-        from activeamp.config import apply_overrides
-
-        return from_dict(cls, apply_overrides(load_yaml(path), overrides or []), where="")
+        return load_config(cls, path, overrides or [])
 
 
 @dataclass(frozen=True)

@@ -401,12 +401,11 @@ def cmd_oracles(args: argparse.Namespace) -> int:
 def _load_config(args: argparse.Namespace, kind: str) -> Any:
     """The ``--config`` YAML (or the defaults) with ``--set`` overrides, as an ActiveConfig or DatasetConfig."""
     from activeamp.active import ActiveConfig
-    from activeamp.config import apply_overrides, from_dict, load_yaml
+    from activeamp.config import load_config
     from activeamp.dataset import DatasetConfig
 
     cls = {"ActiveConfig": ActiveConfig, "DatasetConfig": DatasetConfig}[kind]
-    data = load_yaml(args.config) if args.config else {}
-    return from_dict(cls, apply_overrides(data, args.overrides))
+    return load_config(cls, args.config, args.overrides)
 
 
 def cmd_dataset(args: argparse.Namespace) -> int:

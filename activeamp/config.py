@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 import yaml
 
-__all__ = ["ConfigError", "from_dict", "to_dict", "load_yaml", "apply_overrides", "parse_override"]
+__all__ = ["ConfigError", "apply_overrides", "from_dict", "load_config", "load_yaml", "parse_override", "to_dict"]
 
 T = TypeVar("T")
 
@@ -198,3 +198,21 @@ def apply_overrides(data: Mapping[str, Any], overrides: Sequence[str]) -> dict[s
 
 def _deep_copy(data: Mapping[str, Any]) -> dict[str, Any]:
     return {k: _deep_copy(v) if isinstance(v, Mapping) else v for k, v in data.items()}
+
+
+def load_config(cls: type[T], path: str | Path | None = None, overrides: Sequence[str] = ()) -> T:
+    """A config of type ``cls`` from a YAML file (or the defaults) with ``KEY=VALUE`` overrides applied.
+
+    ``cls.from_dict`` is used when the class defines one, :func:`from_dict` otherwise; errors are
+    prefixed with the file name, e.g. ``run.yaml: surrogate.lr: must be > 0, got 0.0``.
+    """
+    if path is not None:
+        path = Path(path).expanduser()
+    data = apply_overrides(load_yaml(path) if path is not None else {}, list(overrides))
+    build = getattr(cls, "from_dict", None)
+    try:
+        return build(data) if callable(build) else from_dict(cls, data)
+    except ConfigError as err:
+        if path is None:
+            raise
+        raise ConfigError(f"{path}: {err}") from None

@@ -168,13 +168,7 @@ def load_train_config(path: str | os.PathLike[str] | None = None, overrides: Seq
     activeamp.config.ConfigError
         Naming the file (if any) and the bad key, e.g. ``train.yaml: surrogate.lr: must be > 0, got 0.0``.
     """
-    data = _config.load_yaml(path) if path is not None else {}
-    try:
-        return TrainConfig.from_dict(_config.apply_overrides(data, list(overrides)))
-    except _config.ConfigError as err:
-        if path is None:
-            raise
-        raise _config.ConfigError(f"{path}: {err}") from None
+    return _config.load_config(TrainConfig, path, overrides)
 
 
 # ------------------------------------------------------------------------------------------------ data

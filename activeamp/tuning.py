@@ -517,14 +517,7 @@ def load_search_config(path: str | os.PathLike[str] | None = None, overrides: Se
     activeamp.config.ConfigError
         Naming the file and the key, e.g. ``search.yaml: space.lr.loguniform: need low < high, got [1.0, 0.1]``.
     """
-    path = Path(os.path.expanduser(os.fspath(path))) if path is not None else None
-    data = _config.load_yaml(path) if path is not None else {}
-    try:
-        return SearchConfig.from_dict(_config.apply_overrides(data, list(overrides)))
-    except _config.ConfigError as err:
-        if path is None:
-            raise
-        raise _config.ConfigError(f"{path}: {err}") from None
+    return _config.load_config(SearchConfig, path, overrides)
 
 
 def experiment_path(config: SearchConfig) -> str:
