@@ -19,6 +19,7 @@ __all__ = [
     "OracleResult",
     "validate_momenta",
     "classify_values",
+    "code_versions",
 ]
 
 
@@ -162,6 +163,13 @@ def classify_values(values: np.ndarray) -> OracleResult:
     return OracleResult(values=clean, ok=ok, reasons=tuple(reasons.tolist()))
 
 
+def code_versions() -> dict[str, str]:
+    """Versions of activeamp, numpy and Python (the common part of every oracle's provenance)."""
+    from activeamp import __version__
+
+    return {"activeamp": __version__, "numpy": np.__version__, "python": platform.python_version()}
+
+
 class Oracle(abc.ABC):
     """Base class of every amplitude oracle.
 
@@ -194,9 +202,7 @@ class Oracle(abc.ABC):
 
     def versions(self) -> dict[str, str]:
         """Versions of the code and libraries behind this oracle."""
-        from activeamp import __version__
-
-        return {"activeamp": __version__, "numpy": np.__version__, "python": platform.python_version()}
+        return code_versions()
 
     def provenance(self) -> dict[str, Any]:
         """What this oracle is: name, process, options and versions (JSON-serialisable)."""

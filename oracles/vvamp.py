@@ -7,7 +7,6 @@ import ctypes
 import logging
 import math
 import os
-import platform
 import re
 import shlex
 import shutil
@@ -19,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from oracles.base import OracleError, OracleInputError
+from oracles.base import OracleError, OracleInputError, code_versions
 
 __all__ = [
     "COEFFICIENT_TYPES",
@@ -479,9 +478,7 @@ class VectorOracle(abc.ABC):
 
     def versions(self) -> dict[str, str]:
         """Versions of the code and libraries behind this oracle."""
-        from activeamp import __version__
-
-        return {"activeamp": __version__, "numpy": np.__version__, "python": platform.python_version()}
+        return code_versions()
 
     def provenance(self) -> dict[str, Any]:
         """Name, inputs, outputs, options and versions (JSON-serialisable)."""
