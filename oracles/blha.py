@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import ctypes
 import dataclasses
 import hashlib
@@ -513,7 +514,8 @@ class BLHAOracle(Oracle):
     accuracy_threshold : float, optional
         Points whose returned accuracy estimate ``acc`` exceeds this become NaN (reported as failed).
     workdir : str, optional
-        Directory for the order and contract files; default a new temporary directory.
+        Directory for the order and contract files (kept); default a new temporary directory, removed when
+        the process exits.
     cost_hint : float, optional
         Seconds per point; default from the provider's table for the process.
     start_with_text : bool, optional
@@ -724,10 +726,14 @@ class BLHAOracle(Oracle):
             ctypes.c_void_p,
             ctypes.POINTER(ctypes.c_double),
         ]
-        workdir = (
-            Path(self.workdir_option) if self.workdir_option else Path(tempfile.mkdtemp(prefix=f"activeamp-{p.name}-"))
-        )
-        workdir.mkdir(parents=True, exist_ok=True)
+        if self.workdir_option:
+            workdir = Path(self.workdir_option)
+            workdir.mkdir(parents=True, exist_ok=True)
+        else:
+            # The started library may read its order/contract files at any time while the process lives, so
+            # our own scratch folder goes when the process exits (one per process, like the library instance).
+            workdir = Path(tempfile.mkdtemp(prefix=f"activeamp-{p.name}-"))
+            atexit.register(shutil.rmtree, workdir, ignore_errors=True)
         order_path = workdir / "order.lh"
         order_path.write_text(self.order_text)
         line = process_line(self.process)
