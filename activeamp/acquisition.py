@@ -8,11 +8,12 @@ from typing import Literal
 import numpy as np
 
 from activeamp.config import ConfigError
-from activeamp.prediction import Prediction
+from activeamp.prediction import Prediction, reduce_outputs
 
 __all__ = ["AcquisitionConfig", "score", "select", "standardise"]
 
 ScoreKind = Literal["absolute", "relative", "mixed"]
+Reduction = Literal["max", "mean", "norm"]
 Strategy = Literal["greedy", "proportional", "random"]
 
 
@@ -43,6 +44,9 @@ class AcquisitionConfig:
         Candidates from uniform RAMBO, or from a vegas map adapted to σ_tot of the current surrogate.
     n_weight_samples : int
         Weight samples M used to score candidates.
+    reduce : {"max", "mean", "norm"}
+        For vector-valued oracles (several outputs per point): how the per-output scores, each in units of
+        its output's typical size, combine into one score per point (see :func:`score`).
     """
 
     n_candidates: int = 20_000
@@ -54,6 +58,7 @@ class AcquisitionConfig:
     power: float = 1.0
     sampler: Literal["uniform", "vegas"] = "uniform"
     n_weight_samples: int = 20
+    reduce: Reduction = "max"
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
@@ -69,21 +74,36 @@ class AcquisitionConfig:
             raise ConfigError("acquisition.min_distance must be >= 0 and acquisition.power > 0")
         if self.n_weight_samples < 2:
             raise ConfigError(f"acquisition.n_weight_samples: must be >= 2, got {self.n_weight_samples}")
+        if self.reduce not in ("max", "mean", "norm"):
+            raise ConfigError(f"acquisition.reduce: {self.reduce!r} is not one of 'max', 'mean', 'norm'")
 
 
-def score(prediction: Prediction, kind: ScoreKind = "absolute", mix: float = 0.5) -> np.ndarray:
+def score(
+    prediction: Prediction, kind: ScoreKind = "absolute", mix: float = 0.5, reduce: Reduction = "max"
+) -> np.ndarray:
     """Acquisition score ``(N,)`` from a prediction: larger means less certain.
 
     Parameters
     ----------
     prediction : Prediction
-        Surrogate prediction for the candidates (amplitude units).
+        Surrogate prediction for the candidates (amplitude units): arrays ``(N,)``, or ``(N, K)`` for a
+        vector-valued oracle.
     kind : {"absolute", "relative", "mixed"}
         σ_tot; σ_tot/|⟨A⟩|; or σ_tot^(1−mix) · (σ_tot/|⟨A⟩|)^mix.
+    reduce : {"max", "mean", "norm"}
+        Vector predictions only: the per-output scores are first put on a common footing, σ_tot,k in units of
+        the candidates' median |⟨A⟩_k| (outputs differ by orders of magnitude), then combined per point by
+        :func:`activeamp.prediction.reduce_outputs`. The relative score of a signed output is large where
+        the output crosses zero; ``"absolute"`` (the default) is the robust choice there.
     """
     sigma = prediction.sigma_tot
     tiny = np.finfo(np.float64).tiny
-    relative = sigma / np.maximum(np.abs(prediction.mean), tiny)
+    size = np.abs(prediction.mean)
+    if sigma.ndim == 2:  # vector outputs: σ in units of each output's typical size
+        typical = np.maximum(np.median(size, axis=0), tiny)
+        sigma = sigma / typical
+        size = size / typical
+    relative = sigma / np.maximum(size, tiny)
     if kind == "absolute":
         out = sigma
     elif kind == "relative":
@@ -92,7 +112,8 @@ def score(prediction: Prediction, kind: ScoreKind = "absolute", mix: float = 0.5
         out = np.exp((1 - mix) * np.log(np.maximum(sigma, tiny)) + mix * np.log(np.maximum(relative, tiny)))
     else:
         raise ValueError(f"score kind: {kind!r} is not one of 'absolute', 'relative', 'mixed'")
-    return np.where(np.isfinite(out), out, 0.0)
+    out = np.where(np.isfinite(out), out, 0.0)
+    return reduce_outputs(out, None, reduce) if out.ndim == 2 else out
 
 
 def standardise(features: np.ndarray) -> np.ndarray:

@@ -33,7 +33,13 @@ from activeamp.boosting import BoostingSchedule
 from activeamp.cluster import connect
 from activeamp.config import ConfigError, from_dict, load_config, to_dict
 from activeamp.dataset import OracleConfig, PhaseSpaceConfig, sample_into_store, work_item_rng
-from activeamp.metrics import Metrics, evaluate_prediction, write_metrics_json
+from activeamp.metrics import (
+    Metrics,
+    VectorMetrics,
+    evaluate_prediction,
+    evaluate_vector_prediction,
+    write_metrics_json,
+)
 from activeamp.pool import OraclePool, PoolConfig, PoolReport
 from activeamp.prediction import Prediction
 from activeamp.store import ShardStore, make_point_ids
@@ -124,6 +130,10 @@ class ActiveConfig:
             raise ConfigError(f"n_test: must be >= 10 (the frozen test set), got {self.n_test}")
         if self.n_validation < 0 or self.seed < 0:
             raise ConfigError("n_validation and seed must be >= 0")
+        if self.phasespace.is_vv and self.acquisition.sampler != "uniform":
+            raise ConfigError(
+                f"acquisition.sampler: {self.phasespace.process} candidates come from the VV map; use 'uniform'"
+            )
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, where: str = "") -> ActiveConfig:
@@ -134,6 +144,14 @@ class ActiveConfig:
     def from_yaml(cls, path: str | Path, overrides: list[str] | None = None) -> ActiveConfig:
         """Config from a YAML file with optional ``KEY=VALUE`` overrides."""
         return load_config(cls, path, overrides or [])
+
+
+def _top1(metrics: Metrics | VectorMetrics) -> tuple[float, float]:
+    """Top-1 % half-width and 68 % quantile of |Δ| (vector metrics: the worst output of each)."""
+    if isinstance(metrics, Metrics):
+        return metrics.delta_top1.half_width_68, metrics.delta_top1.abs_68
+    per_output = metrics.per_output.values()
+    return max(m.delta_top1.half_width_68 for m in per_output), max(m.delta_top1.abs_68 for m in per_output)
 
 
 @dataclass(frozen=True)
@@ -149,13 +167,13 @@ class RoundStatus:
     n_train : int
         Usable (ok) training points.
     precision : float
-        Test-set 68% half-width of Δ.
+        Test-set 68% half-width of Δ (vector oracles: of the normalised residual, worst output).
     precision_top1 : float
-        The same for the top 1% of test points by amplitude.
+        The same for the top 1% of test points by amplitude (vector oracles: by |output|, worst output).
     accuracy_top1 : float
         68% quantile of |Δ| for the top 1% (counts a bias, which the half-width does not).
-    metrics : Metrics
-        All test-set metrics.
+    metrics : Metrics or VectorMetrics
+        All test-set metrics (per output for a vector-valued oracle).
     wall_seconds : float
         Run wall time so far (summed over resumes).
     train : TrainOutcome
@@ -170,7 +188,7 @@ class RoundStatus:
     precision: float
     precision_top1: float
     accuracy_top1: float
-    metrics: Metrics
+    metrics: Metrics | VectorMetrics
     wall_seconds: float
     train: TrainOutcome
     pool: PoolReport | None
@@ -265,17 +283,25 @@ class ActiveLearner:
 
     def _start(self) -> ShardStore:
         self._prepare_folder()
-        store = ShardStore.create(
-            self.run_dir / "store",
-            self.config.phasespace.process,
-            exist_ok=True,
-            metadata={"run": to_dict(self.config)},
-        )
         # A local instance gets enough logical CPUs for all actors: oracles and trainer take turns.
         cfg = self.config
         needed = cfg.pool.n_actors * cfg.pool.num_cpus + cfg.trainer.num_cpus
         self._started_ray = connect(cfg.address, num_cpus=max(os.cpu_count() or 1, int(np.ceil(needed))))
         self._pool = OraclePool(self.config.oracle, self.config.phasespace.process, self.config.pool)
+        outputs = self._pool.outputs
+        if outputs is not None and cfg.surrogate.target_transform != "signed":
+            raise ConfigError(
+                f"surrogate.target_transform: oracle {cfg.oracle.name!r} returns {len(outputs)} signed outputs "
+                f"({', '.join(outputs[:3])}{', ...' if len(outputs) > 3 else ''}); "
+                "set surrogate.target_transform=signed"
+            )
+        store = ShardStore.create(
+            self.run_dir / "store",
+            cfg.phasespace.process,
+            outputs=outputs,
+            exist_ok=True,
+            metadata={"run": to_dict(cfg)},
+        )
         self._trainer = trainer_actor(self.config.surrogate, self.config.boosting, self.config.trainer)
         completed = int(self.state["completed_round"])
         if completed >= 0:
@@ -303,8 +329,8 @@ class ActiveLearner:
         """Run (or continue) the loop until the budget is used; write the final report."""
         start = time.perf_counter()
         base_wall = float(self.state.get("wall_seconds", 0.0))
-        store = self._start()
         try:
+            store = self._start()
             sampler = self.config.phasespace.build_sampler(None, None)
             x_test, a_test = self._initial_data(store, sampler)
             round_ = int(self.state["completed_round"]) + 1
@@ -334,7 +360,7 @@ class ActiveLearner:
         test = store.arrays("test")
         if len(test) == 0:
             raise RuntimeError(f"{store.path}: no usable test point (all failed); check the oracle")
-        return test.momenta, test.amplitude
+        return test.momenta, test.targets
 
     def _oracle_calls(self, store: ShardStore) -> int:
         summary = store.summary()
@@ -396,7 +422,7 @@ class ActiveLearner:
             return
         candidates = self._candidates(round_, sampler)
         prediction: Prediction = ray.get(self._trainer.predict.remote(candidates, acq.n_weight_samples))
-        scores = score(prediction, acq.score, acq.mix)
+        scores = score(prediction, acq.score, acq.mix, acq.reduce)
         rng = work_item_rng(self.config.seed, round_, _SELECTION_RNG)
         features = standardise(candidates[:, 2:].reshape(len(candidates), -1)) if acq.strategy == "greedy" else None
         picked = select(
@@ -439,13 +465,14 @@ class ActiveLearner:
             self._trainer.train.remote(
                 train.ids,
                 train.momenta,
-                train.amplitude,
+                train.targets,
                 val.momenta if has_val else None,
-                val.amplitude if has_val else None,
+                val.targets if has_val else None,
             )
         )
         prediction = ray.get(self._trainer.predict.remote(x_test))
-        metrics = evaluate_prediction(prediction, a_test)
+        metrics = self._evaluate(store, prediction, a_test)
+        top1_width, top1_accuracy = _top1(metrics)
         oracle_calls = self._oracle_calls(store)
         wall = base_wall + time.perf_counter() - start
         status = RoundStatus(
@@ -453,8 +480,8 @@ class ActiveLearner:
             oracle_calls=oracle_calls,
             n_train=len(train),
             precision=metrics.precision,
-            precision_top1=metrics.delta_top1.half_width_68,
-            accuracy_top1=metrics.delta_top1.abs_68,
+            precision_top1=top1_width,
+            accuracy_top1=top1_accuracy,
             metrics=metrics,
             wall_seconds=wall,
             train=outcome,
@@ -473,6 +500,13 @@ class ActiveLearner:
             wall,
         )
         return status
+
+    @staticmethod
+    def _evaluate(store: ShardStore, prediction: Prediction, truth: np.ndarray) -> Metrics | VectorMetrics:
+        """Test-set metrics: Δ of |M|², or per-output normalised residuals for a vector store."""
+        if store.outputs is None:
+            return evaluate_prediction(prediction, truth)
+        return evaluate_vector_prediction(prediction, truth, store.outputs)
 
     def _commit_round(self, status: RoundStatus) -> None:
         """Checkpoint, metrics, then ``state.json`` (the commit point of the round)."""
@@ -507,7 +541,7 @@ class ActiveLearner:
     # --------------------------------------------------------------------------------------- reporting
 
     def _final_report(self, store: ShardStore, x_test: np.ndarray, a_test: np.ndarray) -> None:
-        from activeamp.plots import kinematic_observables, write_report
+        from activeamp.plots import observables_for, write_report, write_vector_report
 
         curve = self.state.get("curve", [])
         lines = [
@@ -524,14 +558,26 @@ class ActiveLearner:
             return
         prediction = ray.get(self._trainer.predict_with_samples.remote(x_test))
         history = ray.get(self._trainer.history.remote())
+        curves = {
+            "test Δ 68% half-width": [(c, p) for c, p, _, _ in curve],
+            "top 1%: 68% quantile of |Δ|": [(c, u) for c, _, _, u in curve],
+        }
+        if store.outputs is not None:
+            write_vector_report(
+                self.run_dir / "plots",
+                prediction,
+                a_test,
+                store.outputs,
+                observables_for(x_test, store.process),
+                history,
+                precision_curves=curves,
+            )
+            return
         write_report(
             self.run_dir / "plots",
             prediction,
             a_test,
-            kinematic_observables(x_test, store.process),
+            observables_for(x_test, store.process),
             history,
-            precision_curves={
-                "test Δ 68% half-width": [(c, p) for c, p, _, _ in curve],
-                "top 1%: 68% quantile of |Δ|": [(c, u) for c, _, _, u in curve],
-            },
+            precision_curves=curves,
         )

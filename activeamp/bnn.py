@@ -20,7 +20,6 @@ from activeamp.models import (
     Params,
     SurrogateNet,
     apply_layers,
-    heteroscedastic_head,
     make_activation,
 )
 
@@ -114,7 +113,9 @@ class BayesianLinear(nn.Module):
 
 
 class BayesianNet(SurrogateNet):
-    """Heteroscedastic Bayesian MLP: inputs ``(B, d)`` → ``(Ā, σ_model)`` of shape ``(M, B)`` per weight sample.
+    """Heteroscedastic Bayesian MLP: inputs ``(B, d)`` → ``(Ā, σ_model)`` per weight sample.
+
+    Outputs have shape ``(M, B)`` (scalar model) or ``(M, B, K)`` with ``n_outputs = K``.
 
     Parameters
     ----------
@@ -136,6 +137,8 @@ class BayesianNet(SurrogateNet):
         Initial ``log σ²`` of the variational weights.
     generator : torch.Generator, optional
         Source of the initial weights.
+    n_outputs : int, optional
+        K outputs per point (the head has ``2 K`` units: K means, K widths); None for a scalar model.
     """
 
     def __init__(
@@ -149,10 +152,11 @@ class BayesianNet(SurrogateNet):
         sigma_floor: float = 1e-5,
         init_log_var: float = -9.0,
         generator: torch.Generator | None = None,
+        n_outputs: int | None = None,
     ) -> None:
-        super().__init__(n_inputs, hidden, sigma_floor)
+        super().__init__(n_inputs, hidden, sigma_floor, n_outputs)
         self.local_reparam = bool(local_reparam)
-        sizes = (self.n_inputs, *self.hidden, 2)
+        sizes = (self.n_inputs, *self.hidden, self.head_width)
         layers: list[nn.Module] = []
         for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
             if last_layer_only and i < len(sizes) - 2:
@@ -172,7 +176,7 @@ class BayesianNet(SurrogateNet):
         return params
 
     def evaluate(self, x: Tensor, params: Params) -> tuple[Tensor, Tensor]:
-        return heteroscedastic_head(apply_layers(x, params, self.activation), self.sigma_floor)
+        return self.head(apply_layers(x, params, self.activation))
 
     def forward(self, x: Tensor, n_samples: int = 1, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
         if not self.local_reparam:
@@ -186,7 +190,7 @@ class BayesianNet(SurrogateNet):
                 h = torch.matmul(h, w.transpose(-1, -2)) + b[:, None, :]
             if i < len(self.layers) - 1:
                 h = self.activation(h)
-        return heteroscedastic_head(h, self.sigma_floor)
+        return self.head(h)
 
     def kl(self) -> Tensor:
         """KL[q(ω) ‖ p(ω)] summed over all Bayesian layers."""

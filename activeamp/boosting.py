@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from activeamp import config as _config
+from activeamp.prediction import Prediction, reduce_outputs
 
 if TYPE_CHECKING:
     from activeamp.surrogate import Callback, Surrogate
@@ -23,6 +24,7 @@ __all__ = [
     "pull_statistic",
     "loss_boost",
     "performance_boost",
+    "ranking_statistic",
     "run_boosting",
 ]
 
@@ -40,10 +42,12 @@ def pull_statistic(pulls: np.ndarray, reduce: str = "rms") -> np.ndarray:
     Parameters
     ----------
     pulls : numpy.ndarray
-        Shape ``(N,)`` (one weight sample / mean weights) or ``(M, N)``.
+        Shape ``(N,)`` (one weight sample / mean weights), ``(M, N)``, or ``(M, N, K)`` for a vector model
+        with K outputs per point.
     reduce : {"rms", "mean_abs", "max_abs"}
         How the ``M`` samples are combined: ``sqrt(⟨t(ω)²⟩_ω)`` (the pull part of the point's loss, default),
-        ``⟨|t(ω)|⟩_ω`` or ``max_ω |t(ω)|``.
+        ``⟨|t(ω)|⟩_ω`` or ``max_ω |t(ω)|``. For ``(M, N, K)`` pulls this is done per output and the point's
+        statistic is the largest over its outputs, so a point counts as soon as one output is off.
 
     Returns
     -------
@@ -51,13 +55,17 @@ def pull_statistic(pulls: np.ndarray, reduce: str = "rms") -> np.ndarray:
         Shape ``(N,)``, ≥ 0.
     """
     t = np.abs(np.atleast_2d(np.asarray(pulls, dtype=np.float64)))
+    if t.ndim > 3:
+        raise ValueError(f"pulls: expected shape (N,), (M, N) or (M, N, K), got {t.shape}")
     if reduce == "rms":
-        return np.sqrt(np.mean(t**2, axis=0))
-    if reduce == "mean_abs":
-        return t.mean(axis=0)
-    if reduce == "max_abs":
-        return t.max(axis=0)
-    raise ValueError(f"reduce: {reduce!r} is not one of 'rms', 'mean_abs', 'max_abs'")
+        stat = np.sqrt(np.mean(t**2, axis=0))
+    elif reduce == "mean_abs":
+        stat = t.mean(axis=0)
+    elif reduce == "max_abs":
+        stat = t.max(axis=0)
+    else:
+        raise ValueError(f"reduce: {reduce!r} is not one of 'rms', 'mean_abs', 'max_abs'")
+    return stat if stat.ndim == 1 else reduce_outputs(stat, how="max")
 
 
 def loss_boost(
@@ -74,7 +82,8 @@ def loss_boost(
     multiplicities : numpy.ndarray
         Shape ``(N,)``: current ``n_j``.
     pulls : numpy.ndarray
-        Shape ``(N,)`` or ``(M, N)``: t_model(ω) of the training points (preprocessed space).
+        Shape ``(N,)``, ``(M, N)`` or ``(M, N, K)``: t_model(ω) of the training points (preprocessed space);
+        with K outputs a point is boosted when any output exceeds the threshold.
     threshold, increment, reduce
         Paper: ``|t_model(ω)| > 2`` raises ``n_j`` by 5; see :func:`pull_statistic` for ``reduce``.
 
@@ -93,7 +102,8 @@ def loss_boost(
 def performance_boost(multiplicities: np.ndarray, sigma_tot: np.ndarray, k: int = 200, copies: int = 3) -> np.ndarray:
     """Performance boosting (Sec. 4.2): the ``k`` points with largest σ_tot get ``copies`` extra copies.
 
-    Ties are broken by index (stable sort); ``k`` larger than ``N`` boosts every point.
+    Ties are broken by index (stable sort); ``k`` larger than ``N`` boosts every point. ``sigma_tot`` has
+    shape ``(N,)``: for a vector model reduce it over the outputs first (:func:`ranking_statistic`).
 
     Returns
     -------
@@ -244,10 +254,35 @@ def _round_record(surrogate: Surrogate, index: int, kind: str, n: np.ndarray, n_
     }
 
 
+def ranking_statistic(prediction: Prediction, space: str = "amplitude", scales: np.ndarray | None = None) -> np.ndarray:
+    """Per-point σ_tot that performance boosting ranks by, shape ``(N,)``.
+
+    Parameters
+    ----------
+    prediction : Prediction
+        In amplitude space (``space`` "amplitude" or "relative") or preprocessed (``space="preprocessed"``).
+    space : {"amplitude", "preprocessed", "relative"}
+        σ_tot, σ_tot in the preprocessed space, or σ_tot/|⟨A⟩|.
+    scales : numpy.ndarray, optional
+        Shape ``(K,)``: for a vector prediction in amplitude space, σ_tot of output k is divided by
+        ``scales[k]`` (``Surrogate.output_scales``) before the maximum over outputs is taken
+        (:func:`activeamp.prediction.reduce_outputs`); preprocessed and relative σ_tot are already
+        comparable across outputs and are not rescaled. A scalar prediction is returned as is.
+    """
+    sigma = prediction.sigma_tot
+    if space == "relative":
+        sigma = sigma / np.abs(prediction.mean)
+    return reduce_outputs(sigma, scales if space == "amplitude" else None, "max")
+
+
 def _boosting_statistic(
     surrogate: Surrogate, x: np.ndarray, a: np.ndarray, kind: str, sched: BoostingSchedule, seed: int
 ) -> np.ndarray:
-    """Pull statistic (loss) or ranking σ_tot (performance) of all training points, chunk by chunk."""
+    """Pull statistic (loss) or ranking σ_tot (performance) of all training points ``(N,)``, chunk by chunk.
+
+    For a vector model both are reduced over the outputs: the largest per-output pull statistic, and the
+    largest σ_tot in units of the output scales (:func:`ranking_statistic`).
+    """
     out = np.empty(len(a))
     for start in range(0, len(a), _PULL_CHUNK):
         sl = slice(start, start + _PULL_CHUNK)
@@ -257,7 +292,7 @@ def _boosting_statistic(
         else:
             space = "preprocessed" if sched.performance.space == "preprocessed" else "amplitude"
             pred = surrogate.predict(x[sl], sched.performance.n_samples, space=space, seed=seed)
-            out[sl] = pred.sigma_tot / np.abs(pred.mean) if sched.performance.space == "relative" else pred.sigma_tot
+            out[sl] = ranking_statistic(pred, sched.performance.space, surrogate.output_scales)
     return out
 
 
@@ -286,7 +321,8 @@ def run_boosting(
     surrogate : Surrogate
         Trained or untrained; modified in place.
     x, amplitudes : numpy.ndarray
-        Training inputs ``(N, n, 4)`` / ``(N, d)`` and amplitudes ``(N,)``.
+        Training inputs ``(N, n, 4)`` / ``(N, d)`` and amplitudes ``(N,)``, or ``(N, K)`` targets of a
+        vector model (per-point multiplicities; a point is boosted for its worst output).
     schedule : BoostingSchedule or mapping, optional
         Default: 4 loss-boosting rounds.
     multiplicities : numpy.ndarray, optional

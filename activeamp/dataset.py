@@ -13,11 +13,12 @@ import numpy as np
 import oracles
 from activeamp.config import ConfigError
 from activeamp.cuts import Cuts, as_cuts, paper_cuts
-from activeamp.labelling import LabelReport, label_store
+from activeamp.labelling import AnyOracle, LabelReport, label_store
 from activeamp.phasespace import PhaseSpaceSampler, VegasSampler
 from activeamp.process import PROCESSES, get_process
 from activeamp.store import ShardStore, make_point_ids
 from oracles.base import Oracle
+from oracles.vvamp import VectorOracle, VVPhaseSpace
 
 __all__ = [
     "DatasetConfig",
@@ -36,7 +37,7 @@ logger = logging.getLogger(__name__)
 EXACT_ORACLES: dict[str, str] = {"gg_yy": "gg_yy", "gg_yyg": "gg_yyg"}
 
 #: Oracles that serve several processes and take the process as an option.
-MULTI_PROCESS_ORACLES: tuple[str, ...] = ("mock", "blha", "njet", "openloops", "gosam")
+MULTI_PROCESS_ORACLES: tuple[str, ...] = ("mock", "blha", "njet", "openloops", "gosam", "vvamp", "mock_vv")
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,8 @@ class OracleConfig:
     """Which oracle labels the points, with its keyword options (see ``activeamp oracles``).
 
     ``name: exact`` (the default) is the built-in exact one-loop oracle of the process (``gg_yy``,
-    ``gg_yyg``); ``mock`` and the BLHA oracles get the run's process as their ``process`` option.
+    ``gg_yyg``); ``mock``, the BLHA oracles and the vector-valued ``vvamp`` / ``mock_vv`` (q q̄′ → V1 V2
+    coefficients) get the run's process as their ``process`` option.
     """
 
     name: str = "exact"
@@ -61,7 +63,7 @@ class OracleConfig:
             )
         return EXACT_ORACLES[process]
 
-    def build(self, process: str) -> Oracle:
+    def build(self, process: str) -> AnyOracle:
         """Construct the oracle for ``process`` (the process option is filled in unless given)."""
         name = self.resolved_name(process)
         options = dict(self.options)
@@ -95,6 +97,11 @@ class PhaseSpaceConfig:
         Uniform RAMBO, or RAMBO driven by a vegas map adapted to the oracle's |M|².
     vegas_iterations, vegas_points : int
         Adaptation iterations and points per iteration of the vegas map.
+    mapping : dict
+        Options of the q q̄′ → V1 V2 map :class:`oracles.vvamp.VVPhaseSpace` (``sqrt_s_range``, ``m34_range``,
+        ``m56_range`` in GeV, ``sqrt_s_map``), used instead of RAMBO for the VV processes (``uu_ZZ``, ...);
+        their ranges are the selection, so ``cuts`` must stay ``"paper"`` or ``"none"`` there, ``sqrt_s`` is
+        not used and ``sampler`` must be ``"uniform"``.
     """
 
     process: str = "gg_yyg"
@@ -103,10 +110,22 @@ class PhaseSpaceConfig:
     sampler: Literal["uniform", "vegas"] = "uniform"
     vegas_iterations: int = 5
     vegas_points: int = 10_000
+    mapping: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.process not in PROCESSES:
             raise ConfigError(f"phasespace.process: unknown process {self.process!r}; known: {', '.join(PROCESSES)}")
+        if self.is_vv:
+            if not isinstance(self.cuts, str):
+                raise ConfigError(
+                    f"phasespace.cuts: {self.process} points are selected by the ranges of phasespace.mapping; "
+                    "cuts must be 'paper' or 'none'"
+                )
+            if self.sampler != "uniform":
+                raise ConfigError(f"phasespace.sampler: {self.process} supports only 'uniform' (the VV map)")
+            self.build_sampler(None, None)  # checks the mapping options now, not after the first oracle calls
+        elif self.mapping:
+            raise ConfigError(f"phasespace.mapping: only the VV processes take mapping options, not {self.process}")
         if not self.sqrt_s > 0:
             raise ConfigError(f"phasespace.sqrt_s: must be > 0 GeV, got {self.sqrt_s}")
         if isinstance(self.cuts, str) and self.cuts not in ("paper", "none"):
@@ -114,8 +133,15 @@ class PhaseSpaceConfig:
         if self.vegas_iterations < 1 or self.vegas_points < 100:
             raise ConfigError("phasespace.vegas_iterations must be >= 1 and phasespace.vegas_points >= 100")
 
+    @property
+    def is_vv(self) -> bool:
+        """Whether the process is a q q̄′ → V1 V2 process sampled with :class:`oracles.vvamp.VVPhaseSpace`."""
+        return not get_process(self.process).massless
+
     def build_cuts(self) -> Cuts:
-        """The configured cuts."""
+        """The configured cuts (none for the VV processes, whose map's ranges select the points)."""
+        if self.is_vv:
+            return Cuts()
         if self.cuts == "paper":
             return paper_cuts(self.process)
         if self.cuts == "none":
@@ -126,10 +152,18 @@ class PhaseSpaceConfig:
             raise ConfigError(f"phasespace.cuts: {err}") from None
 
     def build_sampler(
-        self, weight: Callable[[np.ndarray], np.ndarray] | None, rng: np.random.Generator
-    ) -> PhaseSpaceSampler:
-        """The configured sampler; a vegas sampler is adapted to ``weight`` (momenta → (N,)) first."""
+        self, weight: Callable[[np.ndarray], np.ndarray] | None, rng: np.random.Generator | None
+    ) -> PhaseSpaceSampler | VVPhaseSpace:
+        """The configured sampler; a vegas sampler is adapted to ``weight`` (momenta → (N,)) first.
+
+        Every sampler answers ``sample(n, rng, only_accepted=True).momenta`` with ``(n, n_particles, 4)`` [GeV].
+        """
         process = get_process(self.process)
+        if self.is_vv:
+            try:
+                return VVPhaseSpace(self.process, **self.mapping)
+            except (TypeError, ValueError) as err:
+                raise ConfigError(f"phasespace.mapping: {err}") from None
         if self.sampler == "uniform":
             return PhaseSpaceSampler(process, self.sqrt_s, self.build_cuts())
         if weight is None:
@@ -186,7 +220,7 @@ def next_batch(store: ShardStore, round: int) -> int:
 
 def sample_into_store(
     store: ShardStore,
-    sampler: PhaseSpaceSampler,
+    sampler: PhaseSpaceSampler | VVPhaseSpace,
     n: int,
     *,
     seed: int,
@@ -207,7 +241,7 @@ def sample_into_store(
     sample = sampler.sample(n, work_item_rng(seed, round, batch), only_accepted=True)
     ids = make_point_ids(seed, round, batch, n)
     store.append_points(ids, sample.momenta, split=split, round=round, batch=batch)
-    logger.info("sampled %d %s points (acceptance %.3f) into %s", n, split, sample.acceptance, store.path)
+    logger.info("sampled %d %s points into %s", n, split, store.path)
     return ids
 
 
@@ -220,9 +254,11 @@ def build_dataset(config: DatasetConfig, path: str | Path, *, progress: bool = T
     from activeamp.config import to_dict
 
     ps = config.phasespace
-    store = ShardStore.create(path, ps.process, exist_ok=True, metadata={"dataset": to_dict(config)})
     oracle = config.oracle.build(ps.process)
-    sampler = ps.build_sampler(_positive(oracle), work_item_rng(config.seed, 0, 999_999))
+    outputs = oracle.output_names if isinstance(oracle, VectorOracle) else None
+    store = ShardStore.create(path, ps.process, outputs=outputs, exist_ok=True, metadata={"dataset": to_dict(config)})
+    weight = _positive(oracle) if ps.sampler == "vegas" else None
+    sampler = ps.build_sampler(weight, work_item_rng(config.seed, 0, 999_999))
     # Fixed batch numbers per split keep the ids stable, so a rerun is idempotent.
     for batch, (split, n) in enumerate(
         (("train", config.n_train), ("validation", config.n_validation), ("test", config.n_test))
@@ -233,8 +269,13 @@ def build_dataset(config: DatasetConfig, path: str | Path, *, progress: bool = T
     return store, report
 
 
-def _positive(oracle: Oracle) -> Callable[[np.ndarray], np.ndarray]:
+def _positive(oracle: AnyOracle) -> Callable[[np.ndarray], np.ndarray]:
     """A weight function for vegas adaptation: the oracle's values with failed points set to zero."""
+
+    if not isinstance(oracle, Oracle):
+        raise ConfigError(
+            f"phasespace.sampler: 'vegas' adapts to a scalar |M|²; oracle {oracle.name!r} is vector-valued"
+        )
 
     def weight(momenta: np.ndarray) -> np.ndarray:
         result = oracle.evaluate(momenta)

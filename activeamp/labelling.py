@@ -11,8 +11,22 @@ from tqdm.auto import tqdm
 
 from activeamp.store import PointSet, ShardStore
 from oracles.base import Oracle, OracleError, OracleInputError, OracleResult
+from oracles.vvamp import VectorOracle, VectorOracleResult
 
-__all__ = ["LabelReport", "evaluate_isolating", "label_store"]
+__all__ = [
+    "AnyOracle",
+    "AnyResult",
+    "LabelReport",
+    "check_outputs",
+    "evaluate_isolating",
+    "failed_result",
+    "label_store",
+    "make_result",
+]
+
+#: A scalar |M|² oracle or a vector-valued one (e.g. VVAMP form-factor coefficients).
+AnyOracle = Oracle | VectorOracle
+AnyResult = OracleResult | VectorOracleResult
 
 logger = logging.getLogger(__name__)
 
@@ -45,11 +59,34 @@ class LabelReport:
         return self.n_points / self.seconds if self.seconds > 0 else float("nan")
 
 
-def _failed(n: int, reason: str) -> OracleResult:
-    return OracleResult(values=np.full(n, np.nan), ok=np.zeros(n, dtype=bool), reasons=(reason,) * n)
+def make_result(values: np.ndarray, ok: np.ndarray, reasons: tuple[str, ...]) -> AnyResult:
+    """The result record for values ``(N,)`` (a scalar oracle) or ``(N, K)`` (a vector oracle)."""
+    values = np.asarray(values, dtype=np.float64)
+    if values.ndim == 2:
+        return VectorOracleResult(values=values, ok=np.asarray(ok, dtype=bool), reasons=tuple(reasons))
+    return OracleResult(values=values, ok=np.asarray(ok, dtype=bool), reasons=tuple(reasons))
 
 
-def evaluate_isolating(oracle: Oracle, momenta: np.ndarray) -> OracleResult:
+def failed_result(n: int, reason: str, n_outputs: int | None = None) -> AnyResult:
+    """``n`` failed points with ``reason``; values ``(n,)``, or ``(n, n_outputs)`` for a vector oracle."""
+    shape = (n,) if n_outputs is None else (n, n_outputs)
+    return make_result(np.full(shape, np.nan), np.zeros(n, dtype=bool), (reason,) * n)
+
+
+def _n_outputs(oracle: AnyOracle) -> int | None:
+    return oracle.n_outputs if isinstance(oracle, VectorOracle) else None
+
+
+def check_outputs(store: ShardStore, oracle: AnyOracle) -> None:
+    """Raise ``ValueError`` unless the store holds the oracle's kind of label (scalar, or the same outputs)."""
+    expected = tuple(oracle.output_names) if isinstance(oracle, VectorOracle) else None
+    if store.outputs != expected:
+        have = "scalar |M|²" if store.outputs is None else f"outputs {list(store.outputs)}"
+        want = "scalar |M|²" if expected is None else f"outputs {list(expected)}"
+        raise ValueError(f"store {store.path} holds {have}, but oracle {oracle.name!r} returns {want}")
+
+
+def evaluate_isolating(oracle: AnyOracle, momenta: np.ndarray) -> AnyResult:
     """Evaluate a batch; if the oracle rejects it as a whole, retry point by point to find the culprits.
 
     A batch-level :class:`OracleInputError` (an unphysical point) or :class:`OracleError` (a library
@@ -58,29 +95,34 @@ def evaluate_isolating(oracle: Oracle, momenta: np.ndarray) -> OracleResult:
 
     Parameters
     ----------
-    oracle : Oracle
+    oracle : Oracle or VectorOracle
         The oracle.
     momenta : numpy.ndarray
         Shape ``(N, n_particles, 4)`` [GeV].
+
+    Returns
+    -------
+    OracleResult or VectorOracleResult
+        Values ``(N,)``, or ``(N, K)`` for a vector oracle.
     """
     try:
         return oracle.evaluate(momenta)
     except (OracleInputError, OracleError) as err:
         if len(momenta) == 1:
             kind = "invalid input" if isinstance(err, OracleInputError) else "oracle error"
-            return _failed(1, f"{kind}: {err}")
+            return failed_result(1, f"{kind}: {err}", _n_outputs(oracle))
         logger.info("batch of %d points failed (%s); evaluating point by point", len(momenta), err)
     parts = [evaluate_isolating(oracle, momenta[i : i + 1]) for i in range(len(momenta))]
-    return OracleResult(
-        values=np.concatenate([r.values for r in parts]),
-        ok=np.concatenate([r.ok for r in parts]),
-        reasons=tuple(reason for r in parts for reason in r.reasons),
+    return make_result(
+        np.concatenate([r.values for r in parts]),
+        np.concatenate([r.ok for r in parts]),
+        tuple(reason for r in parts for reason in r.reasons),
     )
 
 
 def label_store(
     store: ShardStore,
-    oracle: Oracle,
+    oracle: AnyOracle,
     *,
     split: str | None = None,
     batch_size: int = 1024,
@@ -96,8 +138,8 @@ def label_store(
     Parameters
     ----------
     store : ShardStore
-        Store whose process must match the oracle's.
-    oracle : Oracle
+        Store whose process must match the oracle's (a vector store for a vector oracle, with its outputs).
+    oracle : Oracle or VectorOracle
         The oracle (evaluated in this process).
     split : str, optional
         Only label points of this split.
@@ -114,6 +156,7 @@ def label_store(
         raise ValueError(
             f"oracle {oracle.name!r} computes {oracle.process.name}, but store {store.path} holds {store.process.name}"
         )
+    check_outputs(store, oracle)
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     todo: PointSet = store.unlabelled(split, include_failed=retry_failed, limit=limit)

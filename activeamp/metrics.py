@@ -1,4 +1,4 @@
-"""Precision and calibration metrics of a surrogate prediction against true amplitudes (pure numpy)."""
+"""Precision and calibration metrics of a surrogate prediction against true amplitudes or outputs (pure numpy)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import json
 import logging
 import math
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -18,16 +18,20 @@ from activeamp.prediction import Prediction
 
 __all__ = [
     "METRICS_SCHEMA",
+    "AnyMetrics",
     "TOP_FRACTIONS",
     "CoverageStats",
     "DeltaStats",
     "Metrics",
     "PullStats",
     "RelativeUncertaintyStats",
+    "VectorMetrics",
     "delta",
     "delta_stats",
     "evaluate_prediction",
+    "evaluate_vector_prediction",
     "gaussian_coverage",
+    "normalised_residual",
     "pull_stats",
     "pulls",
     "read_metrics_json",
@@ -269,6 +273,82 @@ class Metrics:
         return cls(**kwargs)
 
 
+@dataclass(frozen=True)
+class VectorMetrics:
+    """Metrics of a vector prediction (K outputs per point, e.g. signed form-factor coefficients), per output.
+
+    Each output has a full :class:`Metrics` record, with one change of meaning: Δ is the normalised residual
+    ``Δ_k = (⟨A⟩_k − A_k) / rms_k`` with ``rms_k = sqrt(mean(A_k²))`` over the evaluated set (see
+    :func:`evaluate_vector_prediction`), and the ``rel_sigma_*`` entries are ``σ_k / rms_k``.
+
+    Attributes
+    ----------
+    names : tuple of str
+        Output names, in the order of the prediction's last axis.
+    per_output : dict
+        Output name → :class:`Metrics`.
+    rms : tuple of float
+        ``rms_k`` per output (target units), the normalisation of Δ_k; empty when not recorded.
+    """
+
+    names: tuple[str, ...]
+    per_output: dict[str, Metrics]
+    rms: tuple[float, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "names", tuple(str(n) for n in self.names))
+        object.__setattr__(self, "rms", tuple(float(r) for r in self.rms))
+        if len(set(self.names)) != len(self.names):
+            raise ValueError(f"VectorMetrics: output names must be unique, got {list(self.names)}")
+        if set(self.per_output) != set(self.names):
+            raise ValueError(
+                f"VectorMetrics: per_output has outputs {sorted(self.per_output)}, names are {list(self.names)}"
+            )
+        if self.rms and len(self.rms) != len(self.names):
+            raise ValueError(f"VectorMetrics: {len(self.rms)} rms values for {len(self.names)} outputs")
+
+    @property
+    def count(self) -> int:
+        """Number of points in the set (0 without outputs)."""
+        return self.per_output[self.names[0]].count if self.names else 0
+
+    @property
+    def precision(self) -> float:
+        """The worst (largest) per-output 68 % half-width of Δ_k; NaN when no output has one."""
+        widths = [self.per_output[n].precision for n in self.names]
+        finite = [w for w in widths if not math.isnan(w)]
+        return max(finite) if finite else _NAN
+
+    def to_dict(self) -> dict[str, Any]:
+        """Nested plain ``dict``: ``names``, ``rms`` and ``per_output`` (name → :meth:`Metrics.to_dict`)."""
+        return {
+            "names": list(self.names),
+            "rms": list(self.rms),
+            "per_output": {n: self.per_output[n].to_dict() for n in self.names},
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], where: str = "VectorMetrics") -> VectorMetrics:
+        """Inverse of :meth:`to_dict` (``null`` read back as NaN).
+
+        Raises
+        ------
+        ValueError
+            If keys are missing or unknown; the message names them and ``where``.
+        """
+        _check_keys(data, ["names", "rms", "per_output"], where)
+        per_output = data["per_output"]
+        if not isinstance(per_output, Mapping):
+            raise ValueError(f"{where}.per_output: expected a mapping, got {type(per_output).__name__}")
+        rms = tuple(_NAN if r is None else float(r) for r in data["rms"])
+        metrics = {str(n): Metrics.from_dict(m, f"{where}.per_output.{n}") for n, m in per_output.items()}
+        return cls(tuple(data["names"]), metrics, rms)
+
+
+#: A metrics record of one set: scalar or vector.
+AnyMetrics = Metrics | VectorMetrics
+
+
 # --------------------------------------------------------------------------------------------------
 # Building blocks
 
@@ -426,7 +506,10 @@ def gaussian_coverage(k: float) -> float:
 
 
 def _check_prediction(pred: Prediction, a_true: np.ndarray) -> np.ndarray:
-    a_true = validate_truth(a_true)
+    return _check_prediction_shapes(pred, validate_truth(a_true))
+
+
+def _check_prediction_shapes(pred: Prediction, a_true: np.ndarray) -> np.ndarray:
     n = a_true.shape[0]
     for name in ("mean", "sigma_model", "sigma_pred"):
         arr = np.asarray(getattr(pred, name))
@@ -461,7 +544,11 @@ def pulls(pred: Prediction, a_true: np.ndarray) -> dict[str, np.ndarray]:
         t_model(ω) = (Ā(ω) − A_true)/σ_model(ω) (Eq. 17), when ``pred`` has samples and σ_model samples.
         Entries with σ = 0 are ±inf or NaN.
     """
-    a_true = _check_prediction(pred, a_true)
+    return _pulls(pred, _check_prediction(pred, a_true))
+
+
+def _pulls(pred: Prediction, a_true: np.ndarray) -> dict[str, np.ndarray]:
+    """:func:`pulls` without the truth checks (``a_true`` already validated, zeros allowed)."""
     diff = np.asarray(pred.mean, dtype=np.float64) - a_true
     out = {
         "t_model": _ratio(diff, pred.sigma_model),
@@ -483,7 +570,11 @@ def relative_uncertainty_stats(sigma: np.ndarray, a_true: np.ndarray) -> Relativ
         Shape ``(N,)``, same amplitude units; ``a_true`` non-zero.
     """
     a_true = validate_truth(a_true)
-    r = _as_1d("sigma", sigma) / np.abs(a_true)
+    return _relative_stats(_as_1d("sigma", sigma) / np.abs(a_true))
+
+
+def _relative_stats(r: np.ndarray) -> RelativeUncertaintyStats:
+    """Summary of relative uncertainties ``r`` ``(N,)`` (σ over a reference size)."""
     if r.size == 0:
         return RelativeUncertaintyStats(0, _NAN, _NAN, _NAN, _NAN)
     q16, q50, q84 = np.quantile(r, [0.16, 0.5, 0.84])
@@ -510,10 +601,30 @@ def evaluate_prediction(pred: Prediction, a_true: np.ndarray) -> Metrics:
         On shape mismatches, or non-finite / zero true amplitudes (the message gives their count).
     """
     a_true = _check_prediction(pred, a_true)
-    d = delta(pred.mean, a_true)
-    top1 = top_fraction_indices(a_true, TOP_FRACTIONS[0])
-    top01 = top_fraction_indices(a_true, TOP_FRACTIONS[1])
-    t = pulls(pred, a_true)
+    metrics = _metrics(pred, a_true, delta(pred.mean, a_true), a_true, np.abs(a_true))
+    logger.debug("evaluate_prediction: N=%d, 68%% half-width of Δ = %.3g", metrics.count, metrics.precision)
+    return metrics
+
+
+def _metrics(pred: Prediction, a_true: np.ndarray, d: np.ndarray, size: np.ndarray, reference: Any) -> Metrics:
+    """Assemble :class:`Metrics` of a scalar prediction ``(N,)`` from checked inputs.
+
+    Parameters
+    ----------
+    pred : Prediction
+        N points, one output.
+    a_true : numpy.ndarray
+        Shape ``(N,)``: truth, checked.
+    d : numpy.ndarray
+        Shape ``(N,)``: the deviation Δ to summarise.
+    size : numpy.ndarray
+        Shape ``(N,)``: the size that selects the top fractions (largest first).
+    reference : numpy.ndarray or float
+        What σ is divided by in the ``rel_sigma_*`` entries (``|A_true|``, or ``rms`` for vector outputs).
+    """
+    top1 = top_fraction_indices(size, TOP_FRACTIONS[0])
+    top01 = top_fraction_indices(size, TOP_FRACTIONS[1])
+    t = _pulls(pred, a_true)
     n = int(a_true.size)
     abs_dev = np.abs(np.asarray(pred.mean, dtype=np.float64) - a_true)
     sigma_tot = pred.sigma_tot
@@ -526,7 +637,7 @@ def evaluate_prediction(pred: Prediction, a_true: np.ndarray) -> Metrics:
         )
         for k in (1.0, 2.0)
     )
-    metrics = Metrics(
+    return Metrics(
         count=n,
         delta_all=delta_stats(d),
         delta_top1=delta_stats(d[top1]),
@@ -536,11 +647,119 @@ def evaluate_prediction(pred: Prediction, a_true: np.ndarray) -> Metrics:
         pull_tot=pull_stats(t["t_tot"]),
         pull_model_weights=pull_stats(t["t_model_weights"]) if "t_model_weights" in t else None,
         coverage=coverage,
-        rel_sigma_model=relative_uncertainty_stats(pred.sigma_model, a_true),
-        rel_sigma_pred=relative_uncertainty_stats(pred.sigma_pred, a_true),
-        rel_sigma_tot=relative_uncertainty_stats(sigma_tot, a_true),
+        rel_sigma_model=_relative_stats(_as_1d("sigma", pred.sigma_model) / reference),
+        rel_sigma_pred=_relative_stats(_as_1d("sigma", pred.sigma_pred) / reference),
+        rel_sigma_tot=_relative_stats(_as_1d("sigma", sigma_tot) / reference),
     )
-    logger.debug("evaluate_prediction: N=%d, 68%% half-width of Δ = %.3g", n, metrics.precision)
+
+
+def normalised_residual(a_pred: np.ndarray, truth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-output normalised residual ``Δ_k = (A_NN,k − A_k) / rms_k`` with ``rms_k = sqrt(mean_j A_jk²)``.
+
+    The relative deviation ``A_NN/A_true − 1`` of the scalar metrics is undefined, and blows up, where a
+    signed output crosses zero; dividing by the output's rms over the set instead measures the error on
+    the scale of the output's typical size, is well defined at zeros, and reduces to a relative error
+    for outputs of constant size.
+
+    Parameters
+    ----------
+    a_pred, truth : numpy.ndarray
+        Shape ``(N, K)``, same (target) units.
+
+    Returns
+    -------
+    (numpy.ndarray, numpy.ndarray)
+        Δ of shape ``(N, K)`` (dimensionless) and ``rms`` of shape ``(K,)`` (target units; NaN for N = 0).
+
+    Raises
+    ------
+    ValueError
+        On shape mismatch, non-finite truth, or an output whose truth is zero at every point.
+    """
+    truth = _validate_vector_truth(truth)
+    a_pred = np.asarray(a_pred, dtype=np.float64)
+    if a_pred.shape != truth.shape:
+        raise ValueError(f"a_pred has shape {a_pred.shape} but truth has shape {truth.shape}")
+    if truth.shape[0] == 0:
+        return np.zeros(truth.shape), np.full(truth.shape[1], _NAN)
+    rms = np.sqrt(np.mean(truth**2, axis=0))
+    zero = np.flatnonzero(rms == 0)
+    if zero.size:
+        raise ValueError(
+            f"truth: output {int(zero[0])} is zero at all {truth.shape[0]} points; its normalised residual is undefined"
+        )
+    return (a_pred - truth) / rms, rms
+
+
+def _validate_vector_truth(truth: np.ndarray) -> np.ndarray:
+    arr = np.asarray(truth, dtype=np.float64)
+    if arr.ndim != 2:
+        raise ValueError(f"truth: expected shape (N, K), got {arr.shape}")
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        first = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise ValueError(f"truth: {int(bad.sum())} of {arr.size} values are not finite (first at index {first})")
+    return arr
+
+
+def _output(pred: Prediction, k: int) -> Prediction:
+    """Output ``k`` of a vector prediction as a scalar :class:`Prediction`."""
+
+    def take(arr: np.ndarray | None) -> np.ndarray | None:
+        return None if arr is None else np.asarray(arr, dtype=np.float64)[..., k]
+
+    return Prediction(
+        take(pred.mean),
+        take(pred.sigma_model),
+        take(pred.sigma_pred),
+        take(pred.samples),
+        take(pred.sigma_model_samples),
+    )
+
+
+def evaluate_vector_prediction(pred: Prediction, truth: np.ndarray, names: Sequence[str]) -> VectorMetrics:
+    """All metrics of a vector prediction (K outputs per point), output by output.
+
+    Per output k the deviation is the normalised residual ``Δ_k = (⟨A⟩_k − A_k) / rms_k`` with
+    ``rms_k = sqrt(mean(A_k²))`` over the evaluated set (:func:`normalised_residual`): the ratio
+    ``A_NN/A_true − 1`` of :func:`evaluate_prediction` is undefined where a signed coefficient crosses zero.
+    The top 1 % / 0.1 % are the points with the largest ``|A_k|``; pulls (Eqs. 16, 17) and the coverage of
+    σ_tot are as in the scalar :class:`Metrics`; ``rel_sigma_*`` are ``σ_k / rms_k``.
+
+    Parameters
+    ----------
+    pred : Prediction
+        Vector prediction: ``mean``, ``sigma_model``, ``sigma_pred`` of shape ``(N, K)``, optional samples
+        ``(M, N, K)``.
+    truth : numpy.ndarray
+        Shape ``(N, K)``: true outputs in the units of ``pred``; finite, and not zero at every point of any output.
+    names : sequence of str
+        K unique output names.
+
+    Returns
+    -------
+    VectorMetrics
+    """
+    truth = _validate_vector_truth(truth)
+    names = tuple(str(n) for n in names)
+    n, k = truth.shape
+    if len(names) != k:
+        raise ValueError(f"names: {len(names)} names for {k} outputs")
+    for attr in ("mean", "sigma_model", "sigma_pred"):
+        shape = np.shape(getattr(pred, attr))
+        if shape != (n, k):
+            raise ValueError(f"prediction.{attr} has shape {shape} but truth has shape {truth.shape}")
+    for attr in ("samples", "sigma_model_samples"):
+        arr = getattr(pred, attr)
+        if arr is not None and (np.ndim(arr) != 3 or np.shape(arr)[1:] != (n, k)):
+            raise ValueError(f"prediction.{attr} has shape {np.shape(arr)}; expected (M, {n}, {k})")
+    d, rms = normalised_residual(pred.mean, truth)
+    per_output = {}
+    for j, name in enumerate(names):
+        a_j = truth[:, j]
+        per_output[name] = _metrics(_output(pred, j), a_j, d[:, j], np.abs(a_j), rms[j])
+    metrics = VectorMetrics(names, per_output, tuple(rms.tolist()))
+    logger.debug("evaluate_vector_prediction: N=%d, K=%d, worst 68%% half-width of Δ_k = %.3g", n, k, metrics.precision)
     return metrics
 
 
@@ -563,19 +782,20 @@ def _nan_to_none(obj: Any) -> Any:
 
 
 def write_metrics_json(
-    path: str | os.PathLike[str], metrics_by_set: Mapping[str, Metrics], extra: Mapping[str, Any] | None = None
+    path: str | os.PathLike[str], metrics_by_set: Mapping[str, AnyMetrics], extra: Mapping[str, Any] | None = None
 ) -> Path:
     """Write metrics of several sets to a JSON file, atomically.
 
     Layout: ``{"schema": METRICS_SCHEMA, "sets": {name: Metrics.to_dict()}, "extra": extra}``; NaN and ±inf
-    are written as ``null``.
+    are written as ``null``. A set may also hold :class:`VectorMetrics` (``VectorMetrics.to_dict()``,
+    recognised on reading by its ``per_output`` key).
 
     Parameters
     ----------
     path : path-like
         Destination; parent folders are created.
     metrics_by_set : mapping
-        Set name (e.g. ``"train"``, ``"test"``) → :class:`Metrics`.
+        Set name (e.g. ``"train"``, ``"test"``) → :class:`Metrics` or :class:`VectorMetrics`.
     extra : mapping, optional
         JSON-serialisable provenance (config, oracle calls, code version...); numpy scalars and arrays allowed.
 
@@ -586,8 +806,8 @@ def write_metrics_json(
     """
     path = Path(path)
     for name, m in metrics_by_set.items():
-        if not isinstance(m, Metrics):
-            raise TypeError(f"metrics_by_set[{name!r}] is a {type(m).__name__}, not Metrics")
+        if not isinstance(m, (Metrics, VectorMetrics)):
+            raise TypeError(f"metrics_by_set[{name!r}] is a {type(m).__name__}, not Metrics or VectorMetrics")
     doc = {
         "schema": METRICS_SCHEMA,
         "sets": {str(name): m.to_dict() for name, m in metrics_by_set.items()},
@@ -602,13 +822,14 @@ def write_metrics_json(
     return path
 
 
-def read_metrics_json(path: str | os.PathLike[str]) -> tuple[dict[str, Metrics], dict[str, Any]]:
+def read_metrics_json(path: str | os.PathLike[str]) -> tuple[dict[str, AnyMetrics], dict[str, Any]]:
     """Read a file written by :func:`write_metrics_json`.
 
     Returns
     -------
     (dict, dict)
-        Set name → :class:`Metrics` (``null`` read back as NaN), and the ``extra`` mapping.
+        Set name → :class:`Metrics` or :class:`VectorMetrics` (``null`` read back as NaN), and the ``extra``
+        mapping.
 
     Raises
     ------
@@ -626,6 +847,13 @@ def read_metrics_json(path: str | os.PathLike[str]) -> tuple[dict[str, Metrics],
     sets = doc.get("sets")
     if not isinstance(sets, dict):
         raise ValueError(f"{path}: field 'sets' missing or not a mapping")
-    metrics = {name: Metrics.from_dict(m, where=f"{path}: sets.{name}") for name, m in sets.items()}
+    metrics = {name: _metrics_from_dict(m, f"{path}: sets.{name}") for name, m in sets.items()}
     extra = doc.get("extra") or {}
     return metrics, extra
+
+
+def _metrics_from_dict(data: Any, where: str) -> AnyMetrics:
+    """:class:`VectorMetrics` for a mapping with ``per_output``, else :class:`Metrics`."""
+    if isinstance(data, Mapping) and "per_output" in data:
+        return VectorMetrics.from_dict(data, where)
+    return Metrics.from_dict(data, where)

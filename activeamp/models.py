@@ -18,6 +18,7 @@ __all__ = [
     "EnsembleNet",
     "RepulsiveEnsembleNet",
     "make_activation",
+    "head_width",
     "heteroscedastic_head",
     "heteroscedastic_nll",
     "objective",
@@ -50,22 +51,47 @@ def make_activation(name: str) -> nn.Module:
         raise ValueError(f"activation: {name!r} is not one of {', '.join(ACTIVATIONS)}") from None
 
 
-def heteroscedastic_head(raw: Tensor, sigma_floor: float) -> tuple[Tensor, Tensor]:
-    """Split raw outputs ``(..., 2)`` into the mean Ā and ``σ_model = softplus(raw₁) + floor`` (both ``(...)``)."""
-    return raw[..., 0], nn.functional.softplus(raw[..., 1]) + sigma_floor
+def head_width(n_outputs: int | None) -> int:
+    """Raw output width of the heteroscedastic head: 2 for a scalar model, ``2 K`` for K outputs."""
+    return 2 if n_outputs is None else 2 * int(n_outputs)
+
+
+def heteroscedastic_head(raw: Tensor, sigma_floor: float, n_outputs: int | None = None) -> tuple[Tensor, Tensor]:
+    """Split raw outputs into the mean Ā and ``σ_model = softplus(raw_σ) + floor``.
+
+    Parameters
+    ----------
+    raw : torch.Tensor
+        Shape ``(..., 2)`` for a scalar model, ``(..., 2 K)`` for K outputs (means first, then the σ columns).
+    sigma_floor : float
+        Added after the softplus, so that σ_model > 0.
+    n_outputs : int, optional
+        K; None for a scalar model.
+
+    Returns
+    -------
+    (torch.Tensor, torch.Tensor)
+        Ā and σ_model, each ``(...)`` (scalar model) or ``(..., K)``.
+    """
+    if n_outputs is None:
+        return raw[..., 0], nn.functional.softplus(raw[..., 1]) + sigma_floor
+    k = int(n_outputs)
+    return raw[..., :k], nn.functional.softplus(raw[..., k : 2 * k]) + sigma_floor
 
 
 def heteroscedastic_nll(mean: Tensor, sigma: Tensor, target: Tensor, weights: Tensor | None = None) -> Tensor:
     """Per-point-weighted Gaussian NLL of Eq. (14), averaged over weight samples.
 
     ``Σ_j n_j ⟨(Ā_j(ω) − y_j)²/(2σ_j(ω)²) + log σ_j(ω)⟩_ω / Σ_j n_j`` (the constant ``log √(2π)`` is omitted).
+    For K outputs per point the NLL of a point is the sum over its outputs (independent Gaussians).
 
     Parameters
     ----------
     mean, sigma : torch.Tensor
-        Shape ``(M, B)``: network outputs for ``M`` weight samples (preprocessed target units).
+        Shape ``(M, B)``, or ``(M, B, K)`` for K outputs: network outputs for ``M`` weight samples
+        (preprocessed target units).
     target : torch.Tensor
-        Shape ``(B,)``: preprocessed targets.
+        Shape ``(B,)`` or ``(B, K)``: preprocessed targets.
     weights : torch.Tensor, optional
         Shape ``(B,)``: multiplicities ``n_j ≥ 0`` (Eq. 19); all ones when omitted.
 
@@ -74,7 +100,10 @@ def heteroscedastic_nll(mean: Tensor, sigma: Tensor, target: Tensor, weights: Te
     torch.Tensor
         Scalar: the weighted mean NLL per point.
     """
-    per_point = (0.5 * ((mean - target) / sigma).square() + torch.log(sigma)).mean(dim=0)
+    terms = 0.5 * ((mean - target) / sigma).square() + torch.log(sigma)
+    if mean.dim() == 3:
+        terms = terms.sum(dim=-1)
+    per_point = terms.mean(dim=0)
     if weights is None:
         return per_point.mean()
     return (weights * per_point).sum() / weights.sum()
@@ -102,7 +131,8 @@ def rbf_repulsion(f: Tensor) -> Tensor:
     Parameters
     ----------
     f : torch.Tensor
-        Shape ``(K, B)``: the K members' predictions on the batch.
+        Shape ``(K, B)``: the K members' predictions on the batch (flatten vector outputs ``(K, B, n)`` to
+        ``(K, B n)`` first).
 
     Returns
     -------
@@ -119,25 +149,36 @@ def rbf_repulsion(f: Tensor) -> Tensor:
 
 
 class SurrogateNet(nn.Module, abc.ABC):
-    """Interface of every family: maps inputs ``(B, d)`` to ``(M, B)`` means Ā and widths σ_model.
+    """Interface of every family: maps inputs ``(B, d)`` to means Ā and widths σ_model.
 
-    ``M`` is the number of weight samples (BNN) or ensemble members (ensembles, fixed).
-    Outputs live in the preprocessed, standardised target space.
+    Outputs have shape ``(M, B)`` for a scalar model (``n_outputs`` None) and ``(M, B, K)`` for a model with
+    ``K = n_outputs`` outputs per point. ``M`` is the number of weight samples (BNN) or ensemble members
+    (ensembles, fixed). Outputs live in the preprocessed, standardised target space.
     """
 
     #: Number of members when fixed by the family (ensembles), None when any ``M`` can be drawn (BNN).
     fixed_samples: int | None = None
 
-    def __init__(self, n_inputs: int, hidden: tuple[int, ...], sigma_floor: float) -> None:
+    def __init__(
+        self, n_inputs: int, hidden: tuple[int, ...], sigma_floor: float, n_outputs: int | None = None
+    ) -> None:
         super().__init__()
+        if n_outputs is not None and int(n_outputs) < 1:
+            raise ValueError(f"n_outputs: must be >= 1 or None, got {n_outputs}")
         self.n_inputs = int(n_inputs)
         self.hidden = tuple(int(h) for h in hidden)
         self.sigma_floor = float(sigma_floor)
+        self.n_outputs = None if n_outputs is None else int(n_outputs)
+
+    @property
+    def head_width(self) -> int:
+        """Raw width of the output layer: 2 (scalar) or ``2 K``."""
+        return head_width(self.n_outputs)
 
     @property
     def max_width(self) -> int:
         """Widest layer, for sizing prediction chunks."""
-        return max((self.n_inputs, 2, *self.hidden))
+        return max((self.n_inputs, self.head_width, *self.hidden))
 
     @abc.abstractmethod
     def draw(self, n_samples: int, generator: torch.Generator | None = None, *, mean: bool = False) -> Params:
@@ -148,15 +189,19 @@ class SurrogateNet(nn.Module, abc.ABC):
 
     @abc.abstractmethod
     def evaluate(self, x: Tensor, params: Params) -> tuple[Tensor, Tensor]:
-        """Outputs ``(Ā, σ_model)``, each ``(M, B)``, of the networks ``params`` on inputs ``x`` ``(B, d)``."""
+        """Outputs ``(Ā, σ_model)``, each ``(M, B)`` or ``(M, B, K)``, of networks ``params`` on ``x`` ``(B, d)``."""
 
     def forward(self, x: Tensor, n_samples: int = 1, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
-        """Training forward pass: ``(M, B)`` outputs for freshly drawn weights (differentiable)."""
+        """Training forward pass: ``(M, B)`` / ``(M, B, K)`` outputs for freshly drawn weights (differentiable)."""
         return self.evaluate(x, self.draw(n_samples, generator))
 
     @abc.abstractmethod
     def penalty(self, mean: Tensor) -> Tensor:
-        """Un-normalised regulariser of the full-data loss (KL for the BNN); ``mean`` is the ``(M, B)`` batch output."""
+        """Un-normalised regulariser of the full-data loss (KL for the BNN); ``mean`` is the batch output Ā."""
+
+    def head(self, raw: Tensor) -> tuple[Tensor, Tensor]:
+        """``(Ā, σ_model)`` from the raw last-layer output ``(..., head_width)`` (:func:`heteroscedastic_head`)."""
+        return heteroscedastic_head(raw, self.sigma_floor, self.n_outputs)
 
 
 class BatchedLinear(nn.Module):
@@ -207,12 +252,13 @@ class EnsembleNet(SurrogateNet):
         n_members: int = 1,
         sigma_floor: float = 1e-5,
         generator: torch.Generator | None = None,
+        n_outputs: int | None = None,
     ) -> None:
-        super().__init__(n_inputs, hidden, sigma_floor)
+        super().__init__(n_inputs, hidden, sigma_floor, n_outputs)
         if n_members < 1:
             raise ValueError(f"n_members: must be >= 1, got {n_members}")
         self.fixed_samples = int(n_members)
-        sizes = (self.n_inputs, *self.hidden, 2)
+        sizes = (self.n_inputs, *self.hidden, self.head_width)
         self.layers = nn.ModuleList(
             BatchedLinear(a, b, n_members, generator) for a, b in zip(sizes[:-1], sizes[1:], strict=True)
         )
@@ -222,7 +268,7 @@ class EnsembleNet(SurrogateNet):
         return [layer.params() for layer in self.layers]
 
     def evaluate(self, x: Tensor, params: Params) -> tuple[Tensor, Tensor]:
-        return heteroscedastic_head(apply_layers(x, params, self.activation), self.sigma_floor)
+        return self.head(apply_layers(x, params, self.activation))
 
     def penalty(self, mean: Tensor) -> Tensor:
         return mean.new_zeros(())
@@ -248,12 +294,14 @@ class RepulsiveEnsembleNet(EnsembleNet):
         prior_width: float = 1.0,
         repulsion: float = 1.0,
         generator: torch.Generator | None = None,
+        n_outputs: int | None = None,
     ) -> None:
-        super().__init__(n_inputs, hidden, activation, n_members, sigma_floor, generator)
+        super().__init__(n_inputs, hidden, activation, n_members, sigma_floor, generator, n_outputs)
         self.prior_width = float(prior_width)
         self.repulsion = float(repulsion)
 
     def penalty(self, mean: Tensor) -> Tensor:
         k = mean.shape[0]
         l2 = sum(p.square().sum() for p in self.parameters()) / (2.0 * self.prior_width**2)
-        return (l2 + self.repulsion * rbf_repulsion(mean)) / k
+        f = mean if mean.dim() == 2 else mean.reshape(k, -1)  # vector outputs: one function of (point, output)
+        return (l2 + self.repulsion * rbf_repulsion(f)) / k

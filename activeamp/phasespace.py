@@ -330,13 +330,18 @@ class PhaseSpaceSampler:
     Parameters
     ----------
     process : Process or str
-        The process (or its name); its outgoing particles are massless.
+        The process (or its name); its particles must be massless (:attr:`activeamp.process.Process.massless`).
     sqrt_s : float
         Partonic centre-of-mass energy √s (GeV).
     cuts : Cuts, cut object, mapping, list of cut objects, or None
         Cuts on the outgoing particles (see :func:`activeamp.cuts.as_cuts`).
     chunk_size : int
         Number of points generated per vectorised batch (bounds the working memory).
+
+    Raises
+    ------
+    ValueError
+        For a process with massive particles (the q q̄′ → V1 V2 processes: use :class:`oracles.vvamp.VVPhaseSpace`).
 
     Notes
     -----
@@ -355,6 +360,10 @@ class PhaseSpaceSampler:
         chunk_size: int = 1 << 15,
     ) -> None:
         self.process: Process = get_process(process) if isinstance(process, str) else process
+        if not self.process.massless:
+            raise ValueError(
+                f"process {self.process.name} has massive particles; sample it with oracles.vvamp.VVPhaseSpace"
+            )
         self.sqrt_s: float = _check_sqrt_s(sqrt_s)
         self.cuts: Cuts = as_cuts(cuts)
         if int(chunk_size) < 1:

@@ -26,12 +26,17 @@ __all__ = [
     "histogram_bands",
     "kinematic_observables",
     "observable_label",
+    "observables_for",
     "plot_delta",
     "plot_kinematic",
     "plot_loss_history",
     "plot_precision_vs_calls",
     "plot_pulls",
+    "plot_residuals",
+    "output_prediction",
+    "vv_observables",
     "write_report",
+    "write_vector_report",
 ]
 
 logger = logging.getLogger(__name__)
@@ -116,6 +121,39 @@ def kinematic_observables(momenta: np.ndarray, process: Process, *, pt_ordered: 
     for (n1, q1), (n2, q2) in combinations(named.items(), 2):
         out[f"dR_{n1}{n2}"] = delta_r(q1, q2)
     return out
+
+
+#: Axis labels of :func:`vv_observables`.
+VV_LABELS = {
+    "sqrt_s": r"$\sqrt{s}$ [GeV]",
+    "cos_theta": r"$\cos\theta^*$",
+    "m34": r"$m_{34}$ [GeV]",
+    "m56": r"$m_{56}$ [GeV]",
+}
+
+
+def vv_observables(momenta: np.ndarray) -> dict[str, np.ndarray]:
+    """The variables of the q q̄′ → V1 V2 map: √s, cos θ* (V1 to the quark), m34 = m(V1), m56 = m(V2).
+
+    Parameters
+    ----------
+    momenta : numpy.ndarray
+        Shape ``(N, 4, 4)``: q, q̄′, V1, V2, ``(E, px, py, pz)`` in GeV.
+
+    Returns
+    -------
+    dict
+        ``"sqrt_s"``, ``"cos_theta"``, ``"m34"``, ``"m56"`` → shape ``(N,)`` float64 (GeV, except cos θ*).
+    """
+    from oracles.vvamp import invariants_from_momenta, variables_from_invariants
+
+    v = variables_from_invariants(invariants_from_momenta(np.asarray(momenta, dtype=np.float64)))
+    return {name: v[:, i] for i, name in enumerate(VV_LABELS)}
+
+
+def observables_for(momenta: np.ndarray, process: Process) -> dict[str, np.ndarray]:
+    """The observables the reports histogram: :func:`kinematic_observables`, or :func:`vv_observables`."""
+    return kinematic_observables(momenta, process) if process.massless else vv_observables(momenta)
 
 
 _PARTICLE_RE = re.compile(r"(qb|a|g|q)(\d+)")
@@ -666,6 +704,139 @@ def write_report(
                 pdf=pdf,
             )
         )
+    if history:
+        paths.append(plot_loss_history(folder / "loss.png", history, pdf=pdf))
+    if precision_curves:
+        paths.append(plot_precision_vs_calls(folder / "precision_vs_calls.png", precision_curves, pdf=pdf))
+    logger.info("wrote %d figures to %s", len(paths), folder)
+    return paths
+
+
+# --------------------------------------------------------------------------------------------------
+# Vector-valued surrogates (several signed outputs per point, e.g. VVAMP coefficients)
+
+
+def output_prediction(prediction: Prediction, k: int) -> Prediction:
+    """Output ``k`` of a vector prediction as a scalar one (arrays ``(N,)``, samples ``(M, N)``)."""
+    if prediction.mean.ndim != 2:
+        raise ValueError(f"output_prediction: the prediction is not vector-valued (mean shape {prediction.mean.shape})")
+
+    def part(a: np.ndarray | None) -> np.ndarray | None:
+        return None if a is None else np.ascontiguousarray(a[..., k])
+
+    return Prediction(
+        mean=part(prediction.mean),
+        sigma_model=part(prediction.sigma_model),
+        sigma_pred=part(prediction.sigma_pred),
+        samples=part(prediction.samples),
+        sigma_model_samples=part(prediction.sigma_model_samples),
+    )
+
+
+def plot_residuals(
+    path: PathLike,
+    prediction: Prediction,
+    truth: np.ndarray,
+    names: Sequence[str],
+    *,
+    bins: int = 60,
+    pdf: bool = False,
+) -> Path:
+    """Histograms of the normalised residual (⟨A⟩_k − A_k)/rms_k of every output, one panel each.
+
+    rms_k is the root mean square of the true output over the set (the scale of
+    :func:`activeamp.metrics.evaluate_vector_prediction`); each panel's legend gives the 68 % half-width.
+
+    Parameters
+    ----------
+    path : path-like
+        PNG file to write.
+    prediction : Prediction
+        Arrays ``(N, K)``.
+    truth : numpy.ndarray
+        Shape ``(N, K)``.
+    names : sequence of str
+        The K output names.
+    """
+    truth = np.asarray(truth, dtype=np.float64)
+    if truth.ndim != 2 or truth.shape != prediction.mean.shape or truth.shape[1] != len(names):
+        raise ValueError(
+            f"plot_residuals: prediction {prediction.mean.shape}, truth {truth.shape} and {len(names)} names disagree"
+        )
+    rms = np.sqrt(np.mean(truth**2, axis=0))
+    residual = (prediction.mean - truth) / np.where(rms > 0, rms, 1.0)
+    k = len(names)
+    cols = min(k, 4)
+    rows = math.ceil(k / cols)
+    fig = _new_figure((3.0 * cols, 2.4 * rows))
+    for i, name in enumerate(names):
+        ax = fig.add_subplot(rows, cols, i + 1)
+        r = residual[:, i][np.isfinite(residual[:, i])]
+        if r.size == 0:
+            continue
+        q16, q84 = np.quantile(r, [0.16, 0.84])
+        lim = float(np.quantile(np.abs(r), 0.995)) or 1e-3
+        ax.hist(r, bins=np.linspace(-lim, lim, bins + 1), histtype="step", label=f"68%: {(q84 - q16) / 2:.2g}")
+        ax.set_title(str(name), fontsize="small")
+        ax.tick_params(labelsize="x-small")
+        ax.legend(fontsize="x-small", frameon=False)
+    fig.supxlabel(r"$(\langle A\rangle_k - A_k)/\mathrm{rms}_k$")
+    return _save(fig, path, pdf)
+
+
+def write_vector_report(
+    folder: PathLike,
+    prediction: Prediction,
+    truth: np.ndarray,
+    names: Sequence[str],
+    observables: Mapping[str, np.ndarray],
+    history: Sequence[Mapping[str, Any]] | None = None,
+    *,
+    labels: Mapping[str, str] | None = None,
+    precision_curves: Mapping[str, Sequence[tuple[float, float]]] | None = None,
+    bins: int = 30,
+    pdf: bool = False,
+) -> list[Path]:
+    """The standard figures for a vector-valued surrogate on one set.
+
+    Files: ``residuals.png`` (all outputs), per output ``pulls_<name>.png`` and ``kin_<observable>_<name>.png``
+    (the output summed per bin of the observable, truth vs network with σ_h bands, without normalisation since
+    outputs are signed), ``loss.png`` (if ``history``), ``precision_vs_calls.png`` (if ``precision_curves``).
+
+    Parameters
+    ----------
+    prediction : Prediction
+        Arrays ``(N, K)`` (samples ``(M, N, K)`` for the σ_h,pred bands).
+    truth : numpy.ndarray
+        Shape ``(N, K)``.
+    names : sequence of str
+        The K output names.
+    observables : mapping
+        Name → shape ``(N,)`` values, e.g. from :func:`vv_observables`.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    labels = {**VV_LABELS, **dict(labels or {})}
+    truth = np.asarray(truth, dtype=np.float64)
+    paths = [plot_residuals(folder / "residuals.png", prediction, truth, names, pdf=pdf)]
+    for k, name in enumerate(names):
+        part = output_prediction(prediction, k)
+        stem = _file_stem(str(name))
+        paths.append(plot_pulls(folder / f"pulls_{stem}.png", part, truth[:, k], pdf=pdf))
+        for obs, values in observables.items():
+            paths.append(
+                plot_kinematic(
+                    folder / f"kin_{_file_stem(obs)}_{stem}.png",
+                    values,
+                    part,
+                    truth[:, k],
+                    label=labels.get(obs, observable_label(obs)),
+                    bins=bins,
+                    density=False,
+                    logy=False,
+                    pdf=pdf,
+                )
+            )
     if history:
         paths.append(plot_loss_history(folder / "loss.png", history, pdf=pdf))
     if precision_curves:

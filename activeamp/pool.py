@@ -17,8 +17,8 @@ from tqdm.auto import tqdm
 from activeamp.cluster import ClusterError, check_resources, wait_ready
 from activeamp.config import ConfigError
 from activeamp.dataset import OracleConfig
+from activeamp.labelling import AnyResult, failed_result, make_result
 from activeamp.store import PointSet, ShardStore
-from oracles.base import OracleResult
 
 __all__ = ["OracleWorker", "OraclePool", "PoolConfig", "PoolError", "PoolReport"]
 
@@ -141,7 +141,8 @@ class OracleWorker:
         return ray.get_runtime_context().get_node_id()
 
     def evaluate(self, momenta: np.ndarray) -> tuple[np.ndarray, np.ndarray, tuple[str, ...], float]:
-        """Evaluate momenta ``(N, n, 4)`` [GeV]; returns values, ok mask, reasons and seconds spent."""
+        """Evaluate momenta ``(N, n, 4)`` [GeV]; returns values ``(N,)`` (``(N, K)`` for a vector oracle),
+        ok mask, reasons and seconds spent."""
         from activeamp.labelling import evaluate_isolating
         from oracles.base import OracleInputError
 
@@ -213,6 +214,12 @@ class OraclePool:
         """Number of actors."""
         return len(self._actors)
 
+    @property
+    def outputs(self) -> tuple[str, ...] | None:
+        """Output names of a vector-valued oracle (e.g. VVAMP coefficients); None for a scalar |M|² oracle."""
+        outputs = self.provenance.get("outputs")
+        return tuple(outputs) if outputs is not None else None
+
     def actor_nodes(self) -> list[str]:
         """Ray node id of every actor (to check placement)."""
         return ray.get([actor.node_id.remote() for actor in self._actors])
@@ -256,6 +263,12 @@ class OraclePool:
         """
         if store.process.name != self.process:
             raise ValueError(f"pool labels {self.process}, but store {store.path} holds {store.process.name}")
+        if store.outputs != self.outputs:
+            raise ValueError(
+                f"store {store.path} holds outputs {store.outputs}, but oracle {self.oracle_config.name!r} returns "
+                f"{self.outputs} (None: a scalar |M|²)"
+            )
+        n_outputs = None if self.outputs is None else len(self.outputs)
         todo = points if points is not None else store.unlabelled(split, include_failed=retry_failed)
         cfg = self.config
         queue: deque[_Item] = deque(
@@ -267,7 +280,7 @@ class OraclePool:
         counts = {"ok": 0, "failed": 0, "quarantined": 0, "calls": 0, "crashes": 0, "errors": 0}
         start = time.perf_counter()
 
-        def commit(item: _Item, result: OracleResult) -> None:
+        def commit(item: _Item, result: AnyResult) -> None:
             rows = item.rows
             store.append_labels(
                 todo.ids[rows],
@@ -287,7 +300,7 @@ class OraclePool:
         def quarantine(item: _Item, reason: str) -> None:
             counts["quarantined"] += 1
             logger.warning("quarantined point %s after %d failures: %s", todo.ids[item.rows[0]], item.failures, reason)
-            commit(item, OracleResult(np.full(1, np.nan), np.zeros(1, bool), (f"quarantined: {reason}",)))
+            commit(item, failed_result(1, f"quarantined: {reason}", n_outputs))
 
         def failed(item: _Item, reason: str) -> None:
             """The call evaluating ``item`` raised, or its actor died while running it alone."""
@@ -365,7 +378,7 @@ class OraclePool:
                         crashed(item, running_alone)
                     else:
                         busy[actor] += seconds
-                        commit(item, OracleResult(values, ok, tuple(reasons)))
+                        commit(item, make_result(values, ok, tuple(reasons)))
         seconds = time.perf_counter() - start
         report = PoolReport(
             n_points=len(todo),

@@ -4,15 +4,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["PARTICLE_KINDS", "Process", "PROCESSES", "get_process"]
+__all__ = ["MASSIVE_KINDS", "PARTICLE_KINDS", "Process", "PROCESSES", "get_process"]
 
-#: Particle kinds understood by cuts and oracles. Gluons in the final state are jets.
-PARTICLE_KINDS: tuple[str, ...] = ("gluon", "photon", "quark", "antiquark")
+#: Particle kinds understood by cuts and oracles. Gluons in the final state are jets; ``"Z"`` and ``"W"`` are
+#: (off-shell) massive vector bosons, whose masses are those of their momenta.
+PARTICLE_KINDS: tuple[str, ...] = ("gluon", "photon", "quark", "antiquark", "Z", "W")
+#: The massive kinds among :data:`PARTICLE_KINDS`; a process with any of them is not :attr:`Process.massless`.
+MASSIVE_KINDS: tuple[str, ...] = ("Z", "W")
 
 
 @dataclass(frozen=True)
 class Process:
-    """A 2 → n partonic process with massless particles.
+    """A 2 → n partonic process: massless partons and photons, or massive (off-shell) vector bosons.
+
+    Processes of massless particles only (:attr:`massless`) are sampled with RAMBO
+    (:class:`activeamp.phasespace.PhaseSpaceSampler`); the q q̄′ → V1 V2 processes with off-shell ``"Z"``/``"W"``
+    bosons are sampled with :class:`oracles.vvamp.VVPhaseSpace`.
 
     Attributes
     ----------
@@ -25,12 +32,14 @@ class Process:
     description : str
         Human-readable form, e.g. ``"g g -> γ γ g"``.
     pdg : tuple of int
-        PDG codes of all particles, incoming first (used by BLHA order files).
+        PDG codes of all particles, incoming first (used by BLHA order files; they also tell apart particles
+        of one kind that are not identical, e.g. W⁺ and W⁻).
 
     Notes
     -----
     Momenta of a process are arrays of shape ``(N, n_particles, 4)`` (float64, GeV) ordered as
-    ``incoming + outgoing``, each row ``(E, px, py, pz)``.
+    ``incoming + outgoing``, each row ``(E, px, py, pz)``. Massive bosons are off-shell: their masses are
+    ``sqrt(p²)`` of their momenta.
     """
 
     name: str
@@ -57,6 +66,11 @@ class Process:
         return 2 + len(self.outgoing)
 
     @property
+    def massless(self) -> bool:
+        """True unless a particle is of a massive kind (:data:`MASSIVE_KINDS`)."""
+        return not any(kind in MASSIVE_KINDS for kind in self.kinds)
+
+    @property
     def kinds(self) -> tuple[str, ...]:
         """Kinds of all particles, incoming first."""
         return self.incoming + self.outgoing
@@ -71,12 +85,15 @@ class Process:
         return tuple(2 + i for i, k in enumerate(self.outgoing) if k == kind)
 
     def identical_groups(self) -> tuple[tuple[int, ...], ...]:
-        """Groups of particle indices that are identical (Bose symmetry), incoming and outgoing separately."""
+        """Groups of particle indices that are identical (same kind and PDG code), incoming and outgoing separately.
+
+        W⁺ and W⁻ share the kind ``"W"`` but not the PDG code, so they do not form a group.
+        """
         groups: list[tuple[int, ...]] = []
-        if self.incoming[0] == self.incoming[1]:
+        if self.incoming[0] == self.incoming[1] and self.pdg[0] == self.pdg[1]:
             groups.append((0, 1))
-        for kind in dict.fromkeys(self.outgoing):
-            idx = self.outgoing_indices(kind)
+        for key in dict.fromkeys(zip(self.outgoing, self.pdg[2:], strict=True)):
+            idx = tuple(2 + i for i, k in enumerate(zip(self.outgoing, self.pdg[2:], strict=True)) if k == key)
             if len(idx) > 1:
                 groups.append(idx)
         return tuple(groups)
@@ -94,6 +111,11 @@ PROCESSES: dict[str, Process] = {
             "g g -> γ γ g g",
             (21, 21, 22, 22, 21, 21),
         ),
+        # q q̄′ → V1 V2 with off-shell bosons (VVAMP form factors, oracles.vvamp; same names as its VV_PROCESSES)
+        Process("uu_ZZ", ("quark", "antiquark"), ("Z", "Z"), "u ū -> Z Z", (2, -2, 23, 23)),
+        Process("dd_ZZ", ("quark", "antiquark"), ("Z", "Z"), "d d̄ -> Z Z", (1, -1, 23, 23)),
+        Process("ud_WZ", ("quark", "antiquark"), ("W", "Z"), "u d̄ -> W⁺ Z", (2, -1, 24, 23)),
+        Process("uu_WW", ("quark", "antiquark"), ("W", "W"), "u ū -> W⁺ W⁻", (2, -2, 24, -24)),
     )
 }
 

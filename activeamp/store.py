@@ -1,4 +1,8 @@
-"""Append-only store of phase-space points and oracle labels in Arrow IPC shards, with atomic, versioned writes."""
+"""Append-only store of phase-space points and oracle labels in Arrow IPC shards, with atomic, versioned writes.
+
+A store holds scalar labels (squared matrix elements, column ``amplitude``) or, when created with ``outputs``,
+vector labels (several signed numbers per point, e.g. form-factor coefficients, column ``values``).
+"""
 
 from __future__ import annotations
 
@@ -23,6 +27,7 @@ import pyarrow.fs as pafs
 
 from activeamp.process import Process, get_process
 from oracles.base import OracleResult, classify_values
+from oracles.vvamp import VectorOracleResult
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -45,6 +50,7 @@ __all__ = [
     "make_point_ids",
     "momenta_from_arrow",
     "store_schema",
+    "values_from_arrow",
 ]
 
 logger = logging.getLogger(__name__)
@@ -69,6 +75,7 @@ _TMP_PREFIX = ".tmp-"
 _META_VERSION = b"activeamp.schema_version"
 _META_PROCESS = b"activeamp.process"
 _META_WRITER = b"activeamp.writer"
+_META_OUTPUTS = b"activeamp.outputs"
 _RANK = {"unlabelled": 0, "failed": 1, "ok": 2}
 _ID_PREFIX_RE = re.compile(r"^[A-Za-z0-9_.\-]+$")
 _DEFAULT_MAX_ROWS = 1_000_000
@@ -164,15 +171,24 @@ class LabelledArrays:
     momenta : numpy.ndarray
         Shape ``(N, n_particles, 4)`` float64, (E, px, py, pz) in GeV.
     amplitude : numpy.ndarray
-        Shape ``(N,)`` float64, squared matrix elements in the units of the process.
+        Shape ``(N,)`` float64, squared matrix elements in the units of the process (all NaN for a vector store).
+    values : numpy.ndarray or None
+        Shape ``(N, K)`` float64, the vector labels (columns in the order of :attr:`ShardStore.outputs`) of a
+        vector store; None for a scalar store.
     """
 
     ids: np.ndarray
     momenta: np.ndarray
     amplitude: np.ndarray
+    values: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.ids.shape[0])
+
+    @property
+    def targets(self) -> np.ndarray:
+        """The labels: :attr:`values` ``(N, K)`` for a vector store, else :attr:`amplitude` ``(N,)``."""
+        return self.values if self.values is not None else self.amplitude
 
 
 @dataclass(frozen=True)
@@ -192,11 +208,16 @@ class StoreSummary:
     counts : dict
         ``counts[split][status]`` = number of points.
     amplitude_min, amplitude_max, amplitude_median : float or None
-        Over ``ok`` points, in the units of the process; None without ok points.
+        Over ``ok`` points, in the units of the process; None without ok points and for vector stores.
     n_duplicates : int
         Point ids with more than one ``ok`` label.
     bad_shards : tuple of str
         Files skipped as unreadable (only with ``on_bad_shard="skip"``).
+    outputs : tuple of str or None
+        Names of the ``K`` outputs of a vector store; None for a scalar store.
+    values_min, values_max : tuple of float or None
+        Vector stores: per output (length ``K``), the smallest and largest value over ``ok`` points; None
+        without ok points and for scalar stores.
     """
 
     process: str
@@ -209,6 +230,9 @@ class StoreSummary:
     amplitude_median: float | None
     n_duplicates: int
     bad_shards: tuple[str, ...] = ()
+    outputs: tuple[str, ...] | None = None
+    values_min: tuple[float, ...] | None = None
+    values_max: tuple[float, ...] | None = None
 
     def count(self, split: str | None = None, status: str | None = None) -> int:
         """Number of points with the given split and/or status (None: any)."""
@@ -298,20 +322,44 @@ def make_point_ids(prefix: str | int, round: int, batch: int, n: int, start: int
     return np.array([f"{head}{i:08d}" for i in range(int(start), int(start) + int(n))], dtype=object)
 
 
-def store_schema(process: Process) -> pa.Schema:
+def _check_outputs(outputs: Sequence[str] | None, where: str) -> tuple[str, ...] | None:
+    """``outputs`` as a tuple of unique non-empty names (None stays None); raise StoreInputError naming ``where``."""
+    if outputs is None:
+        return None
+    if isinstance(outputs, str):
+        raise StoreInputError(f"{where}: outputs must be a sequence of names, got the string {outputs!r}")
+    names = tuple(outputs)
+    if not names:
+        raise StoreInputError(f"{where}: outputs must name at least one output (or be None for a scalar store)")
+    for i, name in enumerate(names):
+        if not isinstance(name, str) or not name:
+            raise StoreInputError(f"{where}: outputs[{i}] is {name!r}, expected a non-empty string")
+    if len(set(names)) != len(names):
+        repeated = next(name for name in names if names.count(name) > 1)
+        raise StoreInputError(f"{where}: outputs has the name {repeated!r} more than once")
+    return names
+
+
+def store_schema(process: Process, outputs: Sequence[str] | None = None) -> pa.Schema:
     """The Arrow schema of the records of a store for ``process`` (including version metadata).
 
     Columns: ``point_id`` (string), ``process`` (string), ``momenta`` (fixed-size list of
-    ``n_particles * 4`` float64, GeV), ``amplitude`` (float64, null unless ``status == "ok"``),
-    ``status`` (``unlabelled|ok|failed``), ``reason`` (string, why a point failed), ``oracle``
+    ``n_particles * 4`` float64, GeV), ``amplitude`` (float64, null unless ``status == "ok"`` in a scalar
+    store), ``status`` (``unlabelled|ok|failed``), ``reason`` (string, why a point failed), ``oracle``
     (string, null until labelled), ``provenance`` (JSON string), ``round`` and ``batch`` (int32),
     ``split`` (``train|test|validation|candidate``), ``created`` (timestamp ns, UTC).
+
+    With ``outputs`` (a vector store) there is one more column, ``values`` (fixed-size list of ``K =
+    len(outputs)`` float64, null unless ``status == "ok"``; ``amplitude`` is then always null), and the
+    metadata key ``activeamp.outputs`` holds the output names as a JSON list. Scalar stores have neither.
     """
+    names = _check_outputs(outputs, "store_schema")
     fields = [
         pa.field("point_id", pa.string(), nullable=False),
         pa.field("process", pa.string(), nullable=False),
         pa.field("momenta", pa.list_(pa.float64(), process.n_particles * 4), nullable=False),
         pa.field("amplitude", pa.float64()),
+        *([pa.field("values", pa.list_(pa.float64(), len(names)))] if names is not None else []),
         pa.field("status", pa.string(), nullable=False),
         pa.field("reason", pa.string(), nullable=False),
         pa.field("oracle", pa.string()),
@@ -322,7 +370,22 @@ def store_schema(process: Process) -> pa.Schema:
         pa.field("created", pa.timestamp("ns", tz="UTC"), nullable=False),
     ]
     meta = {_META_VERSION: str(SCHEMA_VERSION).encode(), _META_PROCESS: process.name.encode()}
+    if names is not None:
+        meta[_META_OUTPUTS] = json.dumps(list(names)).encode()
     return pa.schema(fields, metadata=meta)
+
+
+def values_from_arrow(column: pa.ChunkedArray | pa.Array, n_outputs: int) -> np.ndarray:
+    """Turn a ``values`` column (fixed-size lists of ``K`` float64, nullable) into ``(N, K)``; null rows are NaN."""
+    arr = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    out = np.full((len(arr), n_outputs), np.nan)
+    if len(arr) == 0:
+        return out
+    valid = ~arr.is_null().to_numpy(zero_copy_only=False)
+    if valid.any():
+        flat = arr.filter(pa.array(valid)).flatten().to_numpy(zero_copy_only=False).astype(np.float64)
+        out[valid] = flat.reshape(-1, n_outputs)
+    return out
 
 
 def momenta_from_arrow(column: pa.ChunkedArray | pa.Array, process: Process) -> np.ndarray:
@@ -502,6 +565,11 @@ class ShardStore:
     * two or more ``ok`` records of one point id are *duplicates*: the latest wins, and they are
       reported by :meth:`duplicates`, :meth:`validate` and (per ``on_duplicate``) by :meth:`read`.
 
+    A *scalar* store labels each point with one non-negative number (column ``amplitude``). A *vector* store
+    (created with ``outputs``) labels each point with ``K`` signed numbers (column ``values``, shape ``(N, K)``
+    in :meth:`arrays`), e.g. the form-factor coefficients of :class:`oracles.vvamp.VectorOracle`; its
+    ``amplitude`` is always null. Everything else is the same.
+
     Parameters
     ----------
     path : str or os.PathLike
@@ -526,7 +594,10 @@ class ShardStore:
         self.on_bad_shard: BadShardPolicy = self._check_policy(on_bad_shard)
         self.manifest: dict[str, Any] = self._read_manifest()
         self.process: Process = get_process(self.manifest["process"])
-        self.schema: pa.Schema = store_schema(self.process)
+        self._outputs: tuple[str, ...] | None = (
+            tuple(self.manifest["outputs"]) if self.manifest.get("outputs") is not None else None
+        )
+        self.schema: pa.Schema = store_schema(self.process, self._outputs)
         self._checked: dict[str, int] = {}
         self._last_ns = 0
 
@@ -538,6 +609,7 @@ class ShardStore:
         path: str | os.PathLike[str],
         process: str | Process,
         *,
+        outputs: Sequence[str] | None = None,
         exist_ok: bool = False,
         metadata: Mapping[str, Any] | None = None,
         on_bad_shard: BadShardPolicy = "raise",
@@ -548,21 +620,29 @@ class ShardStore:
         Parameters
         ----------
         path : str or os.PathLike
-            Directory; it must be missing, empty, or (with ``exist_ok``) a store of the same process.
+            Directory; it must be missing, empty, or (with ``exist_ok``) a store of the same process and outputs.
         process : str or Process
             The scattering process of all points in the store.
+        outputs : sequence of str, optional
+            Names of the ``K`` components of vector labels (non-empty, unique), e.g. a vector oracle's
+            ``output_names``: the store is then a vector store (recorded as ``"outputs"`` in ``store.json``).
+            None (default): a scalar store of amplitudes.
         exist_ok : bool
-            Open an existing store of the same process instead of failing.
+            Open an existing store of the same process and outputs instead of failing.
         metadata : mapping, optional
             Extra JSON-serialisable information recorded in ``store.json`` (run config, ...).
 
         Raises
         ------
         StoreError
-            If the directory holds another store or unrelated files.
+            If the directory holds another store (or, with ``exist_ok``, a store of another process or other
+            outputs) or unrelated files.
+        StoreInputError
+            If ``outputs`` is empty or has repeated or empty names.
         """
         proc = get_process(process) if isinstance(process, str) else process
         d = _Dir(path, filesystem)
+        names = _check_outputs(outputs, f"{d.root}: ShardStore.create")
         d.fs.create_dir(d.root, recursive=True)
         if d.exists(MANIFEST_NAME):
             if not exist_ok:
@@ -572,6 +652,13 @@ class ShardStore:
                 raise StoreError(
                     f"{d.path(MANIFEST_NAME)}: existing store has process {store.process.name!r}, "
                     f"requested {proc.name!r}"
+                )
+            if store.outputs != names:
+                raise StoreError(
+                    f"{d.path(MANIFEST_NAME)}: existing store has outputs "
+                    f"{list(store.outputs) if store.outputs is not None else None} "
+                    f"({'vector' if store.outputs is not None else 'scalar'} store), requested "
+                    f"{list(names) if names is not None else None}"
                 )
             return store
         foreign = [i.base_name for i in d.listdir() if not i.base_name.startswith((".", "_"))]
@@ -587,6 +674,8 @@ class ShardStore:
             "created_by": _writer_info(),
             "metadata": dict(metadata or {}),
         }
+        if names is not None:
+            manifest["outputs"] = list(names)
         try:
             data = (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode()
         except TypeError as exc:
@@ -596,8 +685,13 @@ class ShardStore:
         except FileExistsError:
             if not exist_ok:
                 raise StoreError(f"{d.path(MANIFEST_NAME)}: a store was created here concurrently") from None
-            return cls.create(d.root, proc, exist_ok=True, on_bad_shard=on_bad_shard, filesystem=d.fs)
-        logger.info("created shard store %s for process %s", d.root, proc.name)
+            return cls.create(d.root, proc, outputs=names, exist_ok=True, on_bad_shard=on_bad_shard, filesystem=d.fs)
+        logger.info(
+            "created shard store %s for process %s%s",
+            d.root,
+            proc.name,
+            "" if names is None else f" with outputs {', '.join(names)}",
+        )
         return cls(d.root, on_bad_shard=on_bad_shard, filesystem=d.fs)
 
     @classmethod
@@ -653,6 +747,14 @@ class ShardStore:
                 f"{where}: field 'n_particles' is {manifest['n_particles']!r}, process {process.name} has "
                 f"{process.n_particles}"
             )
+        outputs = manifest.get("outputs")
+        if outputs is not None:
+            if not isinstance(outputs, list):
+                raise ManifestError(f"{where}: field 'outputs' is {outputs!r}, expected a list of names")
+            try:
+                _check_outputs(outputs, "field 'outputs'")
+            except StoreInputError as exc:
+                raise ManifestError(f"{where}: {exc}") from None
         return manifest
 
     @property
@@ -660,7 +762,19 @@ class ShardStore:
         """Root directory of the store."""
         return self._dir.root
 
+    @property
+    def outputs(self) -> tuple[str, ...] | None:
+        """Names of the ``K`` components of a vector store's labels; None for a scalar store."""
+        return self._outputs
+
+    @property
+    def n_outputs(self) -> int | None:
+        """Number ``K`` of components of a vector store's labels; None for a scalar store."""
+        return None if self._outputs is None else len(self._outputs)
+
     def __repr__(self) -> str:
+        if self._outputs is not None:
+            return f"ShardStore({self.path!r}, process={self.process.name!r}, outputs={list(self._outputs)!r})"
         return f"ShardStore({self.path!r}, process={self.process.name!r})"
 
     # -- shards ---------------------------------------------------------------------------------------------
@@ -716,6 +830,18 @@ class ShardStore:
         if process != self.process.name:
             raise ShardSchemaError(
                 path, f"{_META_PROCESS.decode()} is {process!r}, store process is {self.process.name!r}"
+            )
+        raw_outputs = meta.get(_META_OUTPUTS)
+        try:
+            got = json.loads(raw_outputs) if raw_outputs is not None else None
+        except (ValueError, UnicodeDecodeError):
+            got = raw_outputs.decode(errors="replace") if raw_outputs is not None else None
+        if got != (None if self._outputs is None else list(self._outputs)):
+            raise ShardSchemaError(
+                path,
+                f"{_META_OUTPUTS.decode()} is {got!r}, store outputs are "
+                f"{list(self._outputs) if self._outputs is not None else None!r} "
+                f"({'vector' if self._outputs is not None else 'scalar'} store)",
             )
         for expected in self.schema:
             if expected.name not in schema.names:
@@ -940,6 +1066,7 @@ class ShardStore:
             "point_id": pa.array(ids.tolist(), pa.string()),
             "momenta": self._momenta_array(p),
             "amplitude": pa.nulls(n, pa.float64()),
+            **self._values_column(None, np.zeros(n, dtype=bool)),
             "status": pa.array(np.full(n, "unlabelled", dtype=object), pa.string()),
             "reason": pa.array(np.full(n, "", dtype=object), pa.string()),
             "oracle": pa.nulls(n, pa.string()),
@@ -950,11 +1077,83 @@ class ShardStore:
         }
         return self._write_table(columns)
 
+    def _values_column(self, values: np.ndarray | None, ok: np.ndarray) -> dict[str, pa.Array]:
+        """``{"values": ...}`` for a vector store (rows null where not ``ok``), ``{}`` for a scalar store."""
+        if self._outputs is None:
+            return {}
+        k = len(self._outputs)
+        n = ok.shape[0]
+        if values is None or not ok.any():
+            return {"values": pa.nulls(n, pa.list_(pa.float64(), k))}
+        flat = np.where(ok[:, None], values, 0.0).reshape(-1)
+        return {"values": pa.FixedSizeListArray.from_arrays(pa.array(flat, pa.float64()), k, mask=pa.array(~ok))}
+
+    def _scalar_result(self, result: Any, n: int) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
+        """(values (N,), ok (N,), reasons) of a result handed to a scalar store."""
+        if isinstance(result, VectorOracleResult):
+            shape = np.shape(result.values)
+            raise StoreInputError(
+                f"{self.path}: oracle result: this scalar store expects {n} values of shape ({n},), got a vector "
+                f"result of shape {shape}; vector labels need a store created with outputs=[...]"
+            )
+        if isinstance(result, OracleResult):
+            return np.asarray(result.values, np.float64), np.asarray(result.ok, bool), result.reasons
+        raw = np.asarray(result, dtype=np.float64)
+        if raw.ndim == 2:
+            raise StoreInputError(
+                f"{self.path}: oracle result: this scalar store expects {n} values of shape ({n},), got shape "
+                f"{raw.shape}; vector labels need a store created with outputs=[...]"
+            )
+        res = classify_values(raw)
+        return res.values, res.ok, res.reasons
+
+    def _vector_result(self, result: Any, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
+        """(values (N, K), ok (N,), reasons) of a result handed to a vector store; failed rows are NaN."""
+        assert self._outputs is not None
+        n, k = ids.shape[0], len(self._outputs)
+        expected = f"values of shape ({n}, {k}) for the outputs {list(self._outputs)}"
+        if isinstance(result, OracleResult):
+            shape, ok = np.shape(result.values), np.asarray(result.ok, bool)
+            # a result without any ok point carries no values (e.g. a batch that failed as a whole): its rows
+            # are stored as failed whatever the container; (N, K) values in an OracleResult are a vector result
+            if ok.shape == (n,) and not ok.any() and shape == (n,):
+                return np.full((n, k), np.nan), ok, tuple(result.reasons)
+            if shape != (n, k):
+                raise StoreInputError(
+                    f"{self.path}: oracle result: this vector store expects {expected}, got a scalar result of "
+                    f"shape {shape}"
+                )
+        if isinstance(result, (VectorOracleResult, OracleResult)):
+            values, ok, reasons = np.asarray(result.values, np.float64), np.asarray(result.ok, bool), result.reasons
+            if values.shape != (n, k) or ok.shape != (n,):
+                raise StoreInputError(
+                    f"{self.path}: oracle result: this vector store expects {expected}, got a vector result with "
+                    f"values of shape {values.shape} and ok of shape {ok.shape}"
+                )
+            bad = ok & ~np.isfinite(values).all(axis=1)
+            if bad.any():
+                i = int(np.argmax(bad))
+                raise StoreInputError(
+                    f"{self.path}: oracle result: point {i} ({ids[i]!r}) marked ok but values are {values[i].tolist()}"
+                )
+        else:
+            try:
+                values = np.asarray(result, dtype=np.float64)
+            except (TypeError, ValueError) as exc:
+                raise StoreInputError(f"{self.path}: oracle result: expected {expected}, got {exc}") from None
+            if values.shape != (n, k):
+                raise StoreInputError(
+                    f"{self.path}: oracle result: this vector store expects {expected}, got shape {values.shape}"
+                )
+            ok = np.isfinite(values).all(axis=1) if n else np.ones(0, dtype=bool)
+            reasons = tuple("" if good else "nan" for good in ok.tolist())
+        return np.where(ok[:, None], values, np.nan), ok, reasons
+
     def append_labels(
         self,
         ids: Sequence[str] | np.ndarray,
         momenta: np.ndarray | None,
-        result: OracleResult | np.ndarray | Sequence[float],
+        result: OracleResult | VectorOracleResult | np.ndarray | Sequence[float],
         *,
         oracle: str,
         provenance: Mapping[str, Any] | str | None = None,
@@ -976,9 +1175,13 @@ class ShardStore:
             Shape ``(N,)`` unique point ids.
         momenta : numpy.ndarray or None
             Shape ``(N, n_particles, 4)`` in GeV; None to take them from the stored points.
-        result : OracleResult or array_like
-            Per-point values ``(N,)`` (units of the process) with status and failure reasons; raw
-            values are classified (NaN, inf and negative values fail).
+        result : OracleResult, VectorOracleResult or array_like
+            Scalar store: per-point values ``(N,)`` (units of the process) with status and failure reasons; raw
+            values are classified (NaN, inf and negative values fail). Vector store: a
+            :class:`oracles.vvamp.VectorOracleResult` (or a result with the same fields and values ``(N, K)``) or
+            values ``(N, K)`` in the order of :attr:`outputs`; rows with any non-finite entry fail (reason
+            ``"nan"``), negative values are legitimate. A scalar :class:`~oracles.base.OracleResult` in which every
+            point failed carries no values and is accepted by both (its points are stored as failed).
         oracle : str
             Oracle name, e.g. ``"mock"`` or ``"import:file.h5"``.
         provenance : mapping or JSON string, optional
@@ -995,22 +1198,30 @@ class ShardStore:
         -------
         list of str
             Names of the written shards.
+
+        Raises
+        ------
+        StoreInputError
+            On malformed input, e.g. a result of the wrong shape, a vector result for a scalar store or a scalar
+            one for a vector store (the message names the store, the expected and the given shape).
         """
         ids = self._check_ids(ids)
         n = ids.shape[0]
-        if isinstance(result, OracleResult):
-            values, ok, reasons = np.asarray(result.values, np.float64), np.asarray(result.ok, bool), result.reasons
+        vector: np.ndarray | None = None
+        if self._outputs is not None:
+            vector, ok, reasons = self._vector_result(result, ids)
+            values = np.full(n, np.nan)
         else:
-            res = classify_values(np.asarray(result, dtype=np.float64))
-            values, ok, reasons = res.values, res.ok, res.reasons
+            values, ok, reasons = self._scalar_result(result, n)
         if values.shape != (n,) or ok.shape != (n,):
             raise StoreInputError(f"oracle result: expected {n} values, got shape {values.shape}")
         if reasons and len(reasons) != n:
             raise StoreInputError(f"oracle result: expected {n} reasons, got {len(reasons)}")
-        good = ok & np.isfinite(values) & (values >= 0)
-        if (ok & ~good).any():
-            k = int(np.argmax(ok & ~good))
-            raise StoreInputError(f"oracle result: point {k} ({ids[k]!r}) marked ok but value is {values[k]!r}")
+        if vector is None:
+            good = ok & np.isfinite(values) & (values >= 0)
+            if (ok & ~good).any():
+                k = int(np.argmax(ok & ~good))
+                raise StoreInputError(f"oracle result: point {k} ({ids[k]!r}) marked ok but value is {values[k]!r}")
         if not isinstance(oracle, str) or not oracle:
             raise StoreInputError(f"oracle: expected a non-empty name, got {oracle!r}")
         prov = self._provenance_json(provenance)
@@ -1046,7 +1257,8 @@ class ShardStore:
         columns = {
             "point_id": pa.array(ids.tolist(), pa.string()),
             "momenta": self._momenta_array(p),
-            "amplitude": pa.array(values, pa.float64(), mask=~ok),
+            "amplitude": pa.array(values, pa.float64(), mask=~ok) if vector is None else pa.nulls(n, pa.float64()),
+            **self._values_column(vector, ok),
             "status": pa.array(np.where(ok, "ok", "failed").astype(object), pa.string()),
             "reason": pa.array(reason, pa.string()),
             "oracle": pa.array(np.full(n, oracle, dtype=object), pa.string()),
@@ -1277,17 +1489,22 @@ class ShardStore:
         on_bad_shard: BadShardPolicy | None = None,
         on_duplicate: DuplicatePolicy = "warn",
     ) -> LabelledArrays:
-        """Momenta ``(N, n_particles, 4)`` [GeV] and amplitudes ``(N,)`` of the ``ok`` points, for training.
+        """Momenta ``(N, n_particles, 4)`` [GeV] and labels of the ``ok`` points, for training.
 
-        Failed and unlabelled points are excluded. Rows are sorted by point id (deterministic).
+        Scalar store: amplitudes ``(N,)``. Vector store: ``values`` ``(N, K)`` (columns as :attr:`outputs`) and
+        ``amplitude`` all NaN; :attr:`LabelledArrays.targets` is the label either way. Failed and unlabelled
+        points are excluded. Rows are sorted by point id (deterministic).
         """
-        table = self.read(
-            split, "ok", ["point_id", "momenta", "amplitude"], on_bad_shard=on_bad_shard, on_duplicate=on_duplicate
-        )
+        columns = ["point_id", "momenta", "amplitude", *(["values"] if self._outputs is not None else [])]
+        table = self.read(split, "ok", columns, on_bad_shard=on_bad_shard, on_duplicate=on_duplicate)
+        values = None
+        if self._outputs is not None:
+            values = values_from_arrow(table["values"], len(self._outputs))
         return LabelledArrays(
             ids=np.asarray(table["point_id"].to_pylist(), dtype=object),
             momenta=self._to_momenta(table["momenta"]),
-            amplitude=table["amplitude"].to_numpy().astype(np.float64, copy=False),
+            amplitude=table["amplitude"].to_numpy(zero_copy_only=False).astype(np.float64, copy=False),
+            values=values,
         )
 
     def unlabelled(
@@ -1340,7 +1557,8 @@ class ShardStore:
         -------
         pyarrow.Table
             Columns ``point_id``, ``n_ok`` (number of distinct ok records), ``amplitude_min``,
-            ``amplitude_max`` and ``oracles`` (list of oracle names, one per record), sorted by point id.
+            ``amplitude_max`` (null in a vector store) and ``oracles`` (list of oracle names, one per record),
+            sorted by point id.
         """
         policy = self._check_policy(on_bad_shard or self.on_bad_shard)
         raw, _, _ = self._scan(["point_id", "amplitude", "oracle", "created"], pc.field("status") == "ok", policy)
@@ -1364,14 +1582,28 @@ class ShardStore:
         return grouped.select(["point_id", "n_ok", "amplitude_min", "amplitude_max", "oracles"])
 
     def summary(self, *, on_bad_shard: BadShardPolicy | None = None) -> StoreSummary:
-        """Counts by split and status, the amplitude range of ok points, shard and duplicate counts."""
+        """Counts by split and status, the label range of ok points, shard and duplicate counts.
+
+        Scalar stores report the amplitude minimum, maximum and median; vector stores the minimum and maximum of
+        each output (``values_min``, ``values_max``).
+        """
         policy = self._check_policy(on_bad_shard or self.on_bad_shard)
-        table, info = self._resolved(["split", "status", "amplitude"], None, policy, "ignore")
+        label = "amplitude" if self._outputs is None else "values"
+        table, info = self._resolved(["split", "status", label], None, policy, "ignore")
         counts: dict[str, dict[str, int]] = {}
         if table.num_rows:
             for row in table.group_by(["split", "status"]).aggregate([("status", "count")]).to_pylist():
                 counts.setdefault(row["split"], {})[row["status"]] = int(row["status_count"])
-        amp = table.filter(pc.field("status") == "ok")["amplitude"].to_numpy() if table.num_rows else np.empty(0)
+        ok_rows = table.filter(pc.field("status") == "ok") if table.num_rows else table
+        values_min = values_max = None
+        if self._outputs is not None:
+            amp = np.empty(0)
+            vec = values_from_arrow(ok_rows["values"], len(self._outputs))
+            if vec.shape[0]:
+                values_min = tuple(float(v) for v in np.nanmin(vec, axis=0))
+                values_max = tuple(float(v) for v in np.nanmax(vec, axis=0))
+        else:
+            amp = ok_rows["amplitude"].to_numpy(zero_copy_only=False) if table.num_rows else np.empty(0)
         return StoreSummary(
             process=self.process.name,
             n_shards=info["n_shards"],
@@ -1383,6 +1615,9 @@ class ShardStore:
             amplitude_median=float(np.median(amp)) if amp.size else None,
             n_duplicates=len(info["duplicates"]),
             bad_shards=tuple(p for p, _ in info["bad"]),
+            outputs=self._outputs,
+            values_min=values_min,
+            values_max=values_max,
         )
 
     # -- maintenance ----------------------------------------------------------------------------------------
@@ -1390,9 +1625,10 @@ class ShardStore:
     def validate(self, *, raise_on_error: bool = False) -> ValidationReport:
         """Check every file and record in depth.
 
-        Reads each shard completely (Arrow-level validation), checks schema version, process and
+        Reads each shard completely (Arrow-level validation), checks schema version, process, outputs and
         fields, the values of every column (status/split vocabulary, ok points with finite
-        non-negative amplitudes, null amplitudes otherwise, finite momenta), and across shards
+        non-negative amplitudes, null amplitudes otherwise; in a vector store ok points with ``K`` finite
+        values, null values otherwise and null amplitudes everywhere; finite momenta), and across shards
         that each point id has one set of momenta and one split and at most one ok label.
 
         Parameters
@@ -1460,8 +1696,19 @@ class ShardStore:
         amp = table["amplitude"].to_numpy(zero_copy_only=False).astype(np.float64)
         is_null = table["amplitude"].is_null().to_numpy(zero_copy_only=False)
         ok = status == "ok"
-        report(ok & (is_null | ~np.isfinite(amp) | (amp < 0)), "amplitude", "are ok but not finite and >= 0")
-        report(~ok & ~is_null, "amplitude", "are not ok but carry a value")
+        if self._outputs is None:
+            report(ok & (is_null | ~np.isfinite(amp) | (amp < 0)), "amplitude", "are ok but not finite and >= 0")
+            report(~ok & ~is_null, "amplitude", "are not ok but carry a value")
+        else:
+            report(~is_null, "amplitude", "carry a value in a vector store (labels belong in 'values')")
+            vec_null = table["values"].is_null().to_numpy(zero_copy_only=False)
+            vec = values_from_arrow(table["values"], len(self._outputs))
+            report(
+                ok & (vec_null | ~np.isfinite(vec).all(axis=1)),
+                "values",
+                f"are ok but not {len(self._outputs)} finite numbers",
+            )
+            report(~ok & ~vec_null, "values", "are not ok but carry values")
         report(ok & table["oracle"].is_null().to_numpy(zero_copy_only=False), "oracle", "are ok without an oracle")
         p = self._to_momenta(table["momenta"])
         report(~np.isfinite(p).all(axis=(1, 2)), "momenta", "have non-finite entries")

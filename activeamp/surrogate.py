@@ -22,7 +22,14 @@ from activeamp.atomic import atomic_open
 from activeamp.bnn import BayesianNet
 from activeamp.models import ACTIVATIONS, EnsembleNet, Params, RepulsiveEnsembleNet, SurrogateNet, heteroscedastic_nll
 from activeamp.prediction import Prediction
-from activeamp.preprocessing import InputTransform, TargetTransform, check_amplitudes
+from activeamp.preprocessing import (
+    AnyTargetTransform,
+    InputTransform,
+    PerOutputTransform,
+    check_targets,
+    fit_target_transform,
+    target_transform_from_state,
+)
 
 __all__ = [
     "FAMILIES",
@@ -130,7 +137,13 @@ class SurrogateConfig:
         Standardised momentum components, or standardised ``log s_ij``. Plain ``(N, d)`` feature arrays
         are standardised as they are (with ``"momenta"``).
     sigma_a : {"std", "mean", "median"} or float
-        σ_A of Eq. (15): a statistic of the training amplitudes or a fixed value (amplitude units).
+        σ_A of Eq. (15): a statistic of the training amplitudes or a fixed value (amplitude units). With
+        ``target_transform="signed"`` (and for vector targets) the per-output scale ``c_k``, computed on ``|v_k|``.
+    target_transform : {"log", "signed"}
+        Target map. ``"log"``: Eq. (15), ``log(1 + A/σ_A)`` standardised (per output for ``(N, K)``
+        targets); needs targets ≥ 0. ``"signed"``: per output ``(asinh(v_k/c_k) − μ_k)/s_k``, linear near
+        zero and logarithmic for ``|v| ≫ c``, for signed targets such as form-factor coefficients that cross
+        zero and span decades (:class:`activeamp.preprocessing.SignedTargetTransform`).
     lr, batch_size : float, int
         Adam learning rate and batch size. Defaults (1e-3, 1024) suit ≲ 10⁵ points; the paper uses
         (1e-4, 8192), see :meth:`for_process`.
@@ -169,6 +182,7 @@ class SurrogateConfig:
     sigma_floor: float = 1e-5
     inputs: Literal["momenta", "invariants"] = "momenta"
     sigma_a: str | float = "std"
+    target_transform: Literal["log", "signed"] = "log"
     lr: float = 1e-3
     batch_size: int = 1024
     max_epochs: int = 1000
@@ -250,10 +264,13 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def build_network(config: SurrogateConfig, n_inputs: int) -> SurrogateNet:
-    """Fresh network of ``config.family`` for ``n_inputs`` inputs, initialised from the config's init seed."""
+def build_network(config: SurrogateConfig, n_inputs: int, n_outputs: int | None = None) -> SurrogateNet:
+    """Fresh network of ``config.family`` for ``n_inputs`` inputs, initialised from the config's init seed.
+
+    ``n_outputs``: K outputs per point (a vector model), or None for the scalar model.
+    """
     gen = torch.Generator().manual_seed(derive_seed(config.seed, "init"))
-    common = {"n_inputs": n_inputs, "hidden": config.hidden, "activation": config.activation}
+    common = {"n_inputs": n_inputs, "hidden": config.hidden, "activation": config.activation, "n_outputs": n_outputs}
     if config.family == "bnn":
         return BayesianNet(
             **common,
@@ -293,7 +310,7 @@ def stratified_normal_nodes(n: int) -> np.ndarray:
 def summarise_samples(
     mean_pre: np.ndarray,
     sigma_pre: np.ndarray,
-    target: TargetTransform | None = None,
+    target: AnyTargetTransform | None = None,
     nodes: np.ndarray | None = None,
     *,
     keep_samples: bool = True,
@@ -305,17 +322,23 @@ def summarise_samples(
     ``σ_A(ω) = std_k T⁻¹(Ā(ω) + σ(ω) z_k)`` over the normal nodes ``z_k`` (population std about the mean of
     the mapped nodes). Then ``⟨A⟩ = ⟨Ā_A(ω)⟩_ω``, ``σ_pred² = ⟨(Ā_A(ω) − ⟨A⟩)²⟩_ω`` and
     ``σ_model² = ⟨σ_A(ω)²⟩_ω``, so ``σ_tot² = σ_model² + σ_pred²`` holds in either space.
+    For a vector model all of this happens per output: the maps act elementwise on the trailing K axis.
 
     Parameters
     ----------
     mean_pre, sigma_pre : numpy.ndarray
-        Shape ``(M, N)`` float64: Ā(ω) and σ_model(ω) in the preprocessed space.
-    target : TargetTransform, optional
-        Map to amplitude space; None to stay preprocessed.
+        Shape ``(M, N)``, or ``(M, N, K)`` for K outputs, float64: Ā(ω) and σ_model(ω) in the preprocessed space.
+    target : TargetTransform, PerOutputTransform, optional
+        Map to amplitude space (a per-output map for K outputs); None to stay preprocessed.
     nodes : numpy.ndarray, optional
         Shape ``(S,)``: standard-normal nodes (default: 32 :func:`stratified_normal_nodes`).
     keep_samples : bool
-        Attach the ``(M, N)`` per-sample arrays to the result.
+        Attach the ``(M, N)`` / ``(M, N, K)`` per-sample arrays to the result.
+
+    Returns
+    -------
+    Prediction
+        ``mean``, ``sigma_model``, ``sigma_pred`` of shape ``(N,)`` or ``(N, K)``.
     """
     mean_pre = np.asarray(mean_pre, dtype=np.float64)
     sigma_pre = np.asarray(sigma_pre, dtype=np.float64)
@@ -343,22 +366,22 @@ def summarise_samples(
 
 
 def t_pred(prediction: Prediction, truth: np.ndarray) -> np.ndarray:
-    """Pull ``(⟨A⟩ − A_true)/σ_pred`` of Eq. (16), shape ``(N,)``."""
+    """Pull ``(⟨A⟩ − A_true)/σ_pred`` of Eq. (16), shape ``(N,)`` (``(N, K)`` for vector predictions)."""
     return (prediction.mean - np.asarray(truth, dtype=np.float64)) / prediction.sigma_pred
 
 
 def t_model(prediction: Prediction, truth: np.ndarray) -> np.ndarray:
-    """Pull ``(⟨A⟩ − A_true)/σ_model`` of Eq. (16), shape ``(N,)``."""
+    """Pull ``(⟨A⟩ − A_true)/σ_model`` of Eq. (16), shape ``(N,)`` (``(N, K)`` for vector predictions)."""
     return (prediction.mean - np.asarray(truth, dtype=np.float64)) / prediction.sigma_model
 
 
 def t_tot(prediction: Prediction, truth: np.ndarray) -> np.ndarray:
-    """Pull ``(⟨A⟩ − A_true)/σ_tot``, shape ``(N,)``."""
+    """Pull ``(⟨A⟩ − A_true)/σ_tot``, shape ``(N,)`` (``(N, K)`` for vector predictions)."""
     return (prediction.mean - np.asarray(truth, dtype=np.float64)) / prediction.sigma_tot
 
 
 def t_model_weights(prediction: Prediction, truth: np.ndarray) -> np.ndarray:
-    """Weight-dependent pull ``(Ā(ω) − A_true)/σ_model(ω)`` of Eq. (17), shape ``(M, N)``.
+    """Weight-dependent pull ``(Ā(ω) − A_true)/σ_model(ω)`` of Eq. (17), shape ``(M, N)`` (or ``(M, N, K)``).
 
     ``prediction`` needs its per-sample arrays (``return_samples=True``); ``truth`` must be in the same space.
     """
@@ -379,8 +402,10 @@ class Surrogate:
     """A trainable amplitude surrogate with the uncertainty decomposition of arXiv:2206.14831.
 
     Inputs are momenta ``(N, n, 4)`` (GeV, float64) or plain features ``(N, d)``; targets are amplitudes
-    ``(N,)`` ≥ 0 in the oracle's units. The input and target preprocessing are fitted on the first
-    :meth:`fit` call and frozen afterwards (they are part of the model and of its checkpoints).
+    ``(N,)`` in the oracle's units (the scalar model), or ``(N, K)`` with K ≥ 1 outputs per point (a vector
+    model, e.g. signed form-factor coefficients with ``config.target_transform="signed"``). The input and
+    target preprocessing and the number of outputs are fixed by the first :meth:`fit` call and frozen
+    afterwards (they are part of the model and of its checkpoints).
 
     Parameters
     ----------
@@ -391,8 +416,10 @@ class Surrogate:
     ----------
     net : SurrogateNet or None
         The network (float32, on ``device``); None before the first fit.
-    input_transform, target_transform : InputTransform, TargetTransform or None
-        The frozen preprocessing.
+    input_transform : InputTransform or None
+        The frozen input preprocessing.
+    target_transform : TargetTransform, PerOutputTransform or None
+        The frozen target map (:func:`activeamp.preprocessing.fit_target_transform`).
     epoch : int
         Completed epochs over all stages.
     history : list of dict
@@ -413,7 +440,8 @@ class Surrogate:
         self.device = resolve_device(config.device)
         self.net: SurrogateNet | None = None
         self.input_transform: InputTransform | None = None
-        self.target_transform: TargetTransform | None = None
+        self.target_transform: AnyTargetTransform | None = None
+        self._n_outputs: int | None = None
         self.optimizer: torch.optim.Optimizer | None = None
         self.scheduler: Any = None
         self.epoch = 0
@@ -434,6 +462,18 @@ class Surrogate:
         return self.net is not None
 
     @property
+    def n_outputs(self) -> int | None:
+        """K for a vector model (fitted on ``(N, K)`` targets), None for a scalar model or before fitting."""
+        return self._n_outputs
+
+    @property
+    def output_scales(self) -> np.ndarray | None:
+        """Shape ``(K,)``: the per-output scales ``c_k`` of the target map (target units); None for a scalar model."""
+        if self._n_outputs is None or not isinstance(self.target_transform, PerOutputTransform):
+            return None
+        return self.target_transform.c.copy()
+
+    @property
     def n_parameters(self) -> int:
         """Number of trainable parameters (a BNN counts means and log-variances)."""
         return sum(p.numel() for p in self._require_net().parameters())
@@ -445,7 +485,7 @@ class Surrogate:
 
     def _build(self, n_inputs: int) -> None:
         cfg = self.config
-        self.net = build_network(cfg, n_inputs).to(self.device)
+        self.net = build_network(cfg, n_inputs, self._n_outputs).to(self.device)
         self.optimizer = torch.optim.Adam(self.net.parameters(), lr=cfg.lr)
         if cfg.lr_schedule == "exponential":
             self.scheduler = torch.optim.lr_scheduler.ExponentialLR(self.optimizer, gamma=cfg.lr_decay)
@@ -458,9 +498,24 @@ class Surrogate:
 
     def _setup(self, x: np.ndarray, amplitudes: np.ndarray) -> None:
         self.input_transform = InputTransform.fit(x, self.config.inputs)
-        self.target_transform = TargetTransform.fit(amplitudes, self.config.sigma_a)
+        self.target_transform = fit_target_transform(amplitudes, self.config.target_transform, self.config.sigma_a)
+        self._n_outputs = None if amplitudes.ndim == 1 else int(amplitudes.shape[1])
         self._build(self.input_transform.dim)
-        logger.info("built %r on %s (%d inputs)", self, self.device, self.input_transform.dim)
+        outputs = "" if self._n_outputs is None else f", {self._n_outputs} outputs"
+        logger.info("built %r on %s (%d inputs%s)", self, self.device, self.input_transform.dim, outputs)
+
+    def _check_targets(self, values: np.ndarray, name: str = "amplitudes") -> np.ndarray:
+        """Targets as float64 ``(N,)`` / ``(N, K)``; once fitted, their shape must match the model's outputs."""
+        v = check_targets(values, name, signed=self.config.target_transform == "signed")
+        if self.is_fitted:
+            k = None if v.ndim == 1 else int(v.shape[1])
+            if k != self._n_outputs:
+                expected = "(N,) (a scalar model)" if self._n_outputs is None else f"(N, {self._n_outputs})"
+                raise ValueError(
+                    f"{name}: shape {v.shape} does not match the fitted surrogate, which expects {expected}; "
+                    "a model's number of outputs is fixed by its first fit"
+                )
+        return v
 
     def transform_inputs(self, x: np.ndarray) -> np.ndarray:
         """Standardised network inputs ``(N, d)`` float64."""
@@ -469,7 +524,7 @@ class Surrogate:
         return self.input_transform(x)
 
     def transform_targets(self, amplitudes: np.ndarray) -> np.ndarray:
-        """Preprocessed targets (Eq. 15, standardised) of amplitudes, float64, same shape."""
+        """Preprocessed targets (the fitted map, standardised) of amplitudes, float64, same shape."""
         if self.target_transform is None:
             raise RuntimeError("the surrogate is not trained yet: call fit() or Surrogate.load() first")
         return self.target_transform(amplitudes)
@@ -513,13 +568,16 @@ class Surrogate:
         x : numpy.ndarray
             Training inputs, ``(N, n, 4)`` momenta (GeV) or ``(N, d)`` features.
         amplitudes : numpy.ndarray
-            Shape ``(N,)``: targets ≥ 0 (amplitude units).
+            Shape ``(N,)``: targets (amplitude units; ≥ 0 unless ``config.target_transform="signed"``) for the
+            scalar model, or ``(N, K)`` for a vector model with K outputs (the network then outputs K means
+            and K widths σ_model; the NLL of a point is the sum over its outputs). The first call fixes
+            the shape; later calls (warm starts, boosting) must give the same one.
         weights : numpy.ndarray, optional
             Shape ``(N,)``: multiplicities ``n_j`` (Eq. 19). The NLL is weighted by them and the
             regulariser is normalised to ``N_eff = Σ_j n_j``; points with ``n_j = 0`` are left out.
         x_val, a_val : numpy.ndarray, optional
-            Validation set; its NLL (Eq. 14 without the regulariser, averaged over 4 fixed weight draws)
-            is the convergence monitor.
+            Validation set (``a_val`` shaped like ``amplitudes``); its NLL (Eq. 14 without the regulariser,
+            averaged over 4 fixed weight draws) is the convergence monitor.
         callback : callable, optional
             ``callback(epoch, metrics)`` after every epoch (metrics: ``train_loss``, ``train_nll``,
             ``penalty``, ``val_loss``, ``lr``, ``epoch_time_s``, ``converged``, ``stage``).
@@ -536,7 +594,7 @@ class Surrogate:
             The full learning-curve history (all stages), one record per epoch.
         """
         cfg = self.config
-        a = check_amplitudes(amplitudes)
+        a = self._check_targets(amplitudes)
         n_points = len(a)
         if len(x) != n_points:
             raise ValueError(f"x has {len(x)} points but amplitudes has {n_points}")
@@ -553,7 +611,7 @@ class Surrogate:
         if (x_val is None) != (a_val is None):
             raise ValueError("give both x_val and a_val, or neither")
         if x_val is not None:
-            av = check_amplitudes(a_val, "a_val")
+            av = self._check_targets(a_val, "a_val")
             val = (self._inputs_tensor(x_val), torch.as_tensor(self.transform_targets(av), device=self.device))
 
         stage = self.stage
@@ -752,7 +810,7 @@ class Surrogate:
         n_samples : int, optional
             M (default ``config.n_weight_samples``; ensembles always use all members).
         return_samples : bool
-            Attach ``(M, N)`` arrays Ā(ω), σ_model(ω).
+            Attach ``(M, N)`` arrays Ā(ω), σ_model(ω) (``(M, N, K)`` for a vector model).
         batch_size : int, optional
             Points per chunk (default: ``M × chunk × widest layer ≈ 2²⁴`` activations). One set of M
             weight draws is used for all chunks, so each sample is one function of x.
@@ -761,6 +819,11 @@ class Surrogate:
             or the standardised network space of Eq. (15).
         seed : int, optional
             Seed of the weight draws (default: derived from ``config.seed``, so predictions are reproducible).
+
+        Returns
+        -------
+        Prediction
+            ``mean``, ``sigma_model``, ``sigma_pred`` of shape ``(N,)`` (scalar model) or ``(N, K)``.
         """
         if space not in ("amplitude", "preprocessed"):
             raise ValueError(f"space: {space!r} is not one of 'amplitude', 'preprocessed'")
@@ -777,8 +840,9 @@ class Surrogate:
             for _, mean, sigma in self._sample_outputs(x, params, batch_size)
         ]
         if not parts:
-            empty = np.zeros(0)
-            return Prediction(empty, empty, empty, np.zeros((m, 0)) if return_samples else None)
+            shape = (0,) if self._n_outputs is None else (0, self._n_outputs)
+            empty = np.zeros(shape)
+            return Prediction(empty, empty, empty, np.zeros((m, *shape)) if return_samples else None)
 
         def cat(name: str, axis: int) -> np.ndarray:
             return np.concatenate([getattr(p, name) for p in parts], axis=axis)
@@ -798,7 +862,7 @@ class Surrogate:
         batch_size: int | None = None,
         space: Literal["amplitude", "preprocessed"] = "amplitude",
     ) -> np.ndarray:
-        """Fast point prediction ``(N,)`` float64 without weight sampling (for inference throughput).
+        """Fast point prediction ``(N,)`` (``(N, K)`` for a vector model) float64 without weight sampling.
 
         The BNN uses its mean weights (``T⁻¹(Ā(μ))``); ensembles average their members' ``T⁻¹(Ā)``.
         """
@@ -807,7 +871,7 @@ class Surrogate:
         net = self._require_net()
         with torch.no_grad():
             params = net.draw(1, mean=True)
-        out = np.empty(len(x))
+        out = np.empty((len(x),) if self._n_outputs is None else (len(x), self._n_outputs))
         for sl, mean, _ in self._sample_outputs(x, params, batch_size):
             out[sl] = (self.target_transform.inverse(mean) if space == "amplitude" else mean).mean(axis=0)
         return out
@@ -826,16 +890,18 @@ class Surrogate:
         Returns
         -------
         numpy.ndarray
-            Shape ``(M, N)``: one pull per weight sample and point (what loss boosting needs).
+            Shape ``(M, N)`` (``(M, N, K)`` for a vector model): one pull per weight sample, point (and output),
+            what loss boosting needs.
         """
-        y = self.transform_targets(check_amplitudes(amplitudes))
+        y = self.transform_targets(self._check_targets(amplitudes))
         pred = self.predict(x, n_samples, return_samples=True, batch_size=batch_size, space="preprocessed", seed=seed)
         return t_model_weights(pred, y)
 
     # ------------------------------------------------------------------ state and checkpoints
     def state_dict(self) -> dict[str, Any]:
-        """Everything needed to resume: config, preprocessing, network, optimiser, scheduler, epoch, history,
-        stage and RNG states (plain types and tensors, loadable with ``torch.load(weights_only=True)``)."""
+        """Everything needed to resume: config, preprocessing (with the target map's kind), the number of outputs,
+        network, optimiser, scheduler, epoch, history, stage and RNG states (plain types and tensors, loadable
+        with ``torch.load(weights_only=True)``)."""
         state: dict[str, Any] = {
             "format": _FORMAT_VERSION,
             "config": self.config.to_dict(),
@@ -848,6 +914,7 @@ class Surrogate:
                 "noise_device": self.device.type,
             },
             "fitted": self.is_fitted,
+            "n_outputs": self._n_outputs,
         }
         if self.is_fitted:
             state["input_transform"] = _to_torch_state(self.input_transform.state())
@@ -858,7 +925,11 @@ class Surrogate:
         return state
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        """Restore from :meth:`state_dict` (the config must match this surrogate's, device aside)."""
+        """Restore from :meth:`state_dict` (the config must match this surrogate's, device aside).
+
+        Checkpoints written before vector models existed (no ``n_outputs``, a target map without ``kind``)
+        load as scalar models with the log map of Eq. (15).
+        """
         if state.get("format") != _FORMAT_VERSION:
             raise ValueError(f"checkpoint format {state.get('format')!r} is not supported (expected {_FORMAT_VERSION})")
         self.epoch = int(state["epoch"])
@@ -877,7 +948,9 @@ class Surrogate:
         if not state["fitted"]:
             return
         self.input_transform = InputTransform.from_state(_to_numpy_state(state["input_transform"]))
-        self.target_transform = TargetTransform.from_state(state["target_transform"])
+        self.target_transform = target_transform_from_state(dict(state["target_transform"]))
+        n_outputs = state.get("n_outputs")
+        self._n_outputs = None if n_outputs is None else int(n_outputs)
         self._build(self.input_transform.dim)
         self.net.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])

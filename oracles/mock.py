@@ -1,9 +1,14 @@
-"""A deterministic, amplitude-like mock oracle with simulated cost and failure injection, for tests and demos."""
+"""Deterministic mock oracles with simulated cost and failure injection, for tests and demos.
+
+:class:`MockOracle` is an amplitude-like scalar |M|² for the massless processes; :class:`MockVectorOracle` is a
+form-factor-like vector oracle for the q q̄′ → V1 V2 processes that stands in for :class:`oracles.vvamp.VVAmpOracle`.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import os
 import time
 from typing import Any
@@ -12,8 +17,9 @@ import numpy as np
 
 from activeamp.process import Process, get_process
 from oracles.base import Oracle, OracleError
+from oracles.vvamp import VectorOracle, VVProcess, get_vv_process, validate_kinematics
 
-__all__ = ["MockOracle", "point_hash"]
+__all__ = ["MockOracle", "MockVectorOracle", "invariant_hash", "point_hash"]
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +50,29 @@ def point_hash(momenta: np.ndarray) -> np.ndarray:
         digest = hashlib.blake2b(row.tobytes(), digest_size=8).digest()
         out[i] = int.from_bytes(digest, "little") / 2.0**64
     return out
+
+
+def invariant_hash(kinematics: np.ndarray, bits: int = 20) -> np.ndarray:
+    """Stable per-point numbers in [0, 1) from invariants rounded to ``bits`` bits of mantissa.
+
+    The rounding makes the hash insensitive to round-off, so that invariants computed from momenta
+    (:func:`oracles.vvamp.invariants_from_momenta`) hash like the invariants the momenta were built from.
+
+    Parameters
+    ----------
+    kinematics : numpy.ndarray
+        Shape ``(N, d)`` float64, e.g. ``(s, t, ma2, mb2)`` [GeV²].
+    bits : int
+        Mantissa bits kept (20: a relative resolution of about 1e-6).
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(N,)`` float64, uniformly distributed for distinct points.
+    """
+    mantissa, exponent = np.frexp(np.asarray(kinematics, dtype=np.float64))
+    key = np.concatenate([np.round(mantissa * 2.0**bits).astype(np.int64), exponent.astype(np.int64)], axis=1)
+    return point_hash(key)
 
 
 class MockOracle(Oracle):
@@ -97,6 +126,11 @@ class MockOracle(Oracle):
         seed: int | None = None,
     ) -> None:
         super().__init__(get_process(process) if isinstance(process, str) else process)
+        if not self.process.massless:
+            raise ValueError(
+                f"mock oracle: process {self.process.name} has massive particles; use the vector mock 'mock_vv' "
+                "(MockVectorOracle) for q q̄′ → V1 V2"
+            )
         for field, value in (
             ("fail_call_rate", fail_call_rate),
             ("nan_rate", nan_rate),
@@ -177,3 +211,138 @@ class MockOracle(Oracle):
             # the NaN points are chosen by the upper end of the hash so they never coincide with poison points
             values[h > 1.0 - self.nan_rate] = np.nan
         return values
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The vector mock
+
+
+def _rebuild_vector(cls: type, options: dict[str, Any]) -> VectorOracle:
+    return cls(**options)
+
+
+class MockVectorOracle(VectorOracle):
+    """Form-factor-like mock of :class:`oracles.vvamp.VVAmpOracle`: ``K`` signed, smooth functions of (s, t, ma2, mb2).
+
+    With ``x = t/s``, ``w = u/s`` (``u = ma2 + mb2 − s − t``; ``x, w < 0`` everywhere above threshold),
+    ``ya = ma2/s``, ``yb = mb2/s`` and ``L = log(s/√(ma2 mb2))``, component ``k`` (0-based) is
+    ``c_k = ±10^(−3k/(K−1)) · a_k · L^⌊k/4⌋ · f_{k mod 4}`` with
+
+    * ``f_0 = (x² + w² + 2(ya + yb)) / (x w)``: positive, peaked forward and backward (a tree-like term);
+    * ``f_1 = (x − w)(1 + L/2 + b_k) / (x w)``: odd under ``t ↔ u``, changes sign at ``cos θ* ≈ 0``;
+    * ``f_2 = (log²(−x) − (π²/3)(1 + b_k)) (1 + ya − yb)``: changes sign across ``t``, double logarithm;
+    * ``f_3 = (s/(ma2 + mb2))^(3/4) (ya + yb − 0.4 + b_k + 10 (ya − yb))``: grows like a power of ``s/m²``,
+      changes sign between threshold and high ``s`` and between ``ma2 > mb2`` and ``ma2 < mb2``.
+
+    The magnitudes span three decades over the components; ``a_k ∈ [0.5, 1.5]``, ``b_k ∈ [−0.2, 0.2]`` and the
+    sign of component ``k ≥ 4`` come from ``seed``. Everything is deterministic: the same options and inputs give
+    the same outputs, in any batching.
+
+    Parameters
+    ----------
+    process : str
+        A :data:`oracles.vvamp.VV_PROCESSES` name (provenance and the activeamp process of the points,
+        ``oracle.process.name``; the functions do not depend on it).
+    n_outputs : int
+        Number of components ``K`` (named ``"c1"``, ..., ``"cK"``).
+    latency : float
+        Simulated cost in seconds per point.
+    nan_rate : float
+        Fraction of points returned as NaN (status failed, reason ``"nan"``), chosen by a hash of the rounded
+        invariants (:func:`invariant_hash`), so the same points fail on every run and for momenta or invariants.
+    seed : int
+        Chooses the parameters ``a_k``, ``b_k`` and signs.
+
+    Notes
+    -----
+    Inputs are invariants ``(N, 4)`` [GeV²] or momenta ``(N, 4, 4)`` [GeV] of q, q̄′, V1, V2, as for
+    :class:`~oracles.vvamp.VVAmpOracle` (:func:`oracles.vvamp.validate_kinematics`).
+    """
+
+    name = "mock_vv"
+    input_names = ("s", "t", "ma2", "mb2")
+
+    def __init__(
+        self,
+        process: str = "uu_ZZ",
+        *,
+        n_outputs: int = 4,
+        latency: float = 0.0,
+        nan_rate: float = 0.0,
+        seed: int = 0,
+    ) -> None:
+        self.process: VVProcess = get_vv_process(process)
+        if isinstance(n_outputs, bool) or not isinstance(n_outputs, (int, np.integer)) or n_outputs < 1:
+            raise ValueError(f"mock_vv oracle: n_outputs must be an integer >= 1, got {n_outputs!r}")
+        if not 0.0 <= nan_rate <= 1.0:
+            raise ValueError(f"mock_vv oracle: nan_rate must lie in [0, 1], got {nan_rate!r}")
+        if latency < 0:
+            raise ValueError(f"mock_vv oracle: latency must be >= 0 seconds per point, got {latency!r}")
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise ValueError(f"mock_vv oracle: seed must be an integer >= 0, got {seed!r}")
+        self.n_outputs_option = int(n_outputs)
+        self.latency = float(latency)
+        self.nan_rate = float(nan_rate)
+        self.seed = int(seed)
+        self.cost_hint = max(self.latency, 2e-6)
+        k = np.arange(self.n_outputs_option)
+        params = np.random.default_rng([0x5F0F, self.seed])
+        self._scale = 10.0 ** (-3.0 * k / max(self.n_outputs_option - 1, 1))
+        self._a = params.uniform(0.5, 1.5, self.n_outputs_option)
+        self._b = params.uniform(-0.2, 0.2, self.n_outputs_option)
+        self._sign = np.where(k < 4, 1.0, params.choice([-1.0, 1.0], self.n_outputs_option))
+        self._names = tuple(f"c{i + 1}" for i in k)
+
+    @property
+    def output_names(self) -> tuple[str, ...]:
+        return self._names
+
+    def validate(self, x: Any) -> np.ndarray:
+        return validate_kinematics(x)
+
+    def values(self, kinematics: np.ndarray) -> np.ndarray:
+        """The noiseless outputs ``(N, K)`` for validated invariants ``(N, 4)`` [GeV²] (no failures, no latency)."""
+        s, t, ma2, mb2 = np.asarray(kinematics, dtype=np.float64).T
+        u = ma2 + mb2 - s - t
+        x, w, ya, yb = t / s, u / s, ma2 / s, mb2 / s
+        big_l = np.log(s / np.sqrt(ma2 * mb2))
+        out = np.empty((s.shape[0], self.n_outputs_option))
+        for k in range(self.n_outputs_option):
+            b = self._b[k]
+            kind = k % 4
+            if kind == 0:
+                f = (x * x + w * w + 2.0 * (ya + yb)) / (x * w)
+            elif kind == 1:
+                f = (x - w) * (1.0 + 0.5 * big_l + b) / (x * w)
+            elif kind == 2:
+                f = (np.log(-x) ** 2 - math.pi**2 / 3.0 * (1.0 + b)) * (1.0 + ya - yb)
+            else:
+                f = (s / (ma2 + mb2)) ** 0.75 * (ya + yb - 0.4 + b + 10.0 * (ya - yb))
+            out[:, k] = self._sign[k] * self._scale[k] * self._a[k] * big_l ** (k // 4) * f
+        return out
+
+    def _evaluate(self, x: np.ndarray) -> tuple[np.ndarray, list[str]]:
+        n = x.shape[0]
+        if self.latency:
+            time.sleep(self.latency * n)
+        out = self.values(x)
+        if self.nan_rate and n:
+            out[invariant_hash(x) > 1.0 - self.nan_rate] = np.nan
+        return out, [""] * n
+
+    def options(self) -> dict[str, Any]:
+        return {
+            "process": self.process.name,
+            "n_outputs": self.n_outputs_option,
+            "latency": self.latency,
+            "nan_rate": self.nan_rate,
+            "seed": self.seed,
+        }
+
+    def provenance(self) -> dict[str, Any]:
+        out = super().provenance()
+        out["process"] = self.process.name
+        return out
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild_vector, (type(self), self.options()))

@@ -5,9 +5,12 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 from importlib.metadata import entry_points
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from oracles.base import Oracle
+
+if TYPE_CHECKING:
+    from oracles.vvamp import VectorOracle
 
 __all__ = ["BUILTIN", "available", "get"]
 
@@ -15,6 +18,7 @@ __all__ = ["BUILTIN", "available", "get"]
 #: ``activeamp.oracles`` entry-point group with the same form.
 BUILTIN: dict[str, str] = {
     "mock": "oracles.mock:MockOracle",
+    "mock_vv": "oracles.mock:MockVectorOracle",
     "gg_yy": "oracles.diphoton:GGYYOracle",
     "gg_yyg": "oracles.diphoton:GGYYGOracle",
     "blha": "oracles.blha:BLHAOracle",
@@ -39,13 +43,16 @@ def available() -> list[str]:
     return sorted(_table())
 
 
-def _resolve(target: str) -> Callable[..., Oracle]:
+def _resolve(target: str) -> Callable[..., Oracle | VectorOracle]:
     module, _, attr = target.partition(":")
     return getattr(importlib.import_module(module), attr)
 
 
-def get(name: str, **options: Any) -> Oracle:
+def get(name: str, **options: Any) -> Oracle | VectorOracle:
     """Build the oracle called ``name`` with keyword ``options``.
+
+    Scalar oracles (:class:`oracles.base.Oracle`, e.g. ``"mock"``) take momenta; vector oracles
+    (:class:`oracles.vvamp.VectorOracle`, e.g. ``"vvamp"`` and its mock ``"mock_vv"``) take invariants or momenta.
 
     Raises
     ------

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from activeamp.process import Process, get_process
 from oracles.base import OracleError, OracleInputError, code_versions
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "build_shim",
     "default_targets",
     "get_vv_process",
+    "invariants_from_momenta",
     "invariants_from_variables",
     "parse_target",
     "shim_build_command",
@@ -70,14 +72,18 @@ class VVAMPError(OracleError):
 class VVProcess:
     """A q q̄′ → V1 V2 process with off-shell bosons (each decaying to a lepton pair).
 
+    Every VV process is also registered in :mod:`activeamp.process` under the same name (particle kinds
+    ``("quark", "antiquark")`` → ``("Z"|"W", "Z"|"W")``), so that stores, cuts and the active loop know it; the
+    name and PDG codes must agree with that registry (checked on construction, see :meth:`as_process`).
+
     Attributes
     ----------
     name : str
-        Identifier, e.g. ``"uu_ZZ"``.
+        Identifier, e.g. ``"uu_ZZ"``; a process of :data:`activeamp.process.PROCESSES`.
     description : str
         Human-readable form.
     pdg : tuple of int
-        PDG codes ``(q, q̄′, V1, V2)``.
+        PDG codes ``(q, q̄′, V1, V2)``, equal to those of the registered process.
     sqrt_s_range : tuple of float
         Default partonic √s range (GeV) of the phase-space mapping.
     m34_range, m56_range : tuple of float
@@ -90,6 +96,27 @@ class VVProcess:
     sqrt_s_range: tuple[float, float]
     m34_range: tuple[float, float]
     m56_range: tuple[float, float]
+
+    def __post_init__(self) -> None:
+        try:
+            registered = get_process(self.name)
+        except KeyError as exc:
+            raise ValueError(
+                f"VV process {self.name!r} is not registered in activeamp.process: {exc.args[0]}"
+            ) from None
+        if tuple(self.pdg) != registered.pdg:
+            raise ValueError(
+                f"VV process {self.name!r}: PDG codes {tuple(self.pdg)} differ from those in activeamp.process, "
+                f"{registered.pdg}"
+            )
+        if registered.n_particles != 4 or registered.massless:
+            raise ValueError(
+                f"VV process {self.name!r}: activeamp.process has {registered.description!r}, not q q̄′ → V V"
+            )
+
+    def as_process(self) -> Process:
+        """The :class:`activeamp.process.Process` of the same name (momenta ``(N, 4, 4)``: q, q̄′, V1, V2)."""
+        return get_process(self.name)
 
 
 VV_PROCESSES: dict[str, VVProcess] = {
@@ -156,6 +183,41 @@ def variables_from_invariants(kinematics: np.ndarray) -> np.ndarray:
     return np.stack([np.sqrt(s), cos, np.sqrt(ma2), np.sqrt(mb2)], axis=1)
 
 
+def _minkowski(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return a[..., 0] * b[..., 0] - a[..., 1] * b[..., 1] - a[..., 2] * b[..., 2] - a[..., 3] * b[..., 3]
+
+
+def invariants_from_momenta(momenta: np.ndarray) -> np.ndarray:
+    """VVAMP's invariants of four-momenta: the inverse of :func:`vv_momenta`, in any Lorentz frame.
+
+    Parameters
+    ----------
+    momenta : numpy.ndarray
+        Shape ``(N, 4, 4)``: ``(E, px, py, pz)`` [GeV] of q (``p1``), q̄′ (``p2``), V1 (``p3``), V2 (``p4``).
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(N, 4)``: ``s = (p1 + p2)²``, ``t = (p1 − p3)²``, ``ma2 = p3²``, ``mb2 = p4²`` [GeV²].
+
+    Raises
+    ------
+    ValueError
+        If ``momenta`` is not of shape ``(N, 4, 4)``.
+    """
+    p = np.asarray(momenta, dtype=np.float64)
+    if p.ndim != 3 or p.shape[1:] != (4, 4):
+        raise ValueError(
+            f"momenta: expected shape (N, 4, 4) as q, q̄′, V1, V2 with (E, px, py, pz) in GeV, got {p.shape}"
+        )
+    p1, p2, p3, p4 = p[:, 0], p[:, 1], p[:, 2], p[:, 3]
+    ma2 = _minkowski(p3, p3)
+    # massless quarks: s = 2 p1·p2 and t = ma2 − 2 p1·p3 (no p1², p2² round-off)
+    s = 2.0 * _minkowski(p1, p2)
+    t = ma2 - 2.0 * _minkowski(p1, p3)
+    return np.stack([s, t, ma2, _minkowski(p4, p4)], axis=1)
+
+
 def vv_momenta(kinematics: np.ndarray) -> np.ndarray:
     """Four-momenta ``(N, 4, 4)`` [GeV] of q, q̄′, V1, V2 in the centre-of-mass frame (V1 in the x–z plane).
 
@@ -177,36 +239,86 @@ def vv_momenta(kinematics: np.ndarray) -> np.ndarray:
     return out
 
 
-def validate_kinematics(kinematics: Any, *, what: str = "kinematics", rtol: float = 1e-9) -> np.ndarray:
-    """Check that ``kinematics`` are physical q q̄′ → V1 V2 points.
+def _momenta_to_invariants(momenta: np.ndarray, what: str, rtol_conservation: float, rtol_mass: float) -> np.ndarray:
+    """Check momenta ``(N, 4, 4)`` (finite, momentum conserved, massless quarks) and return their invariants."""
+    p = np.ascontiguousarray(momenta)
+    if p.shape[0] == 0:
+        return np.empty((0, 4))
+    finite = np.isfinite(p).all(axis=(1, 2))
+    if not finite.all():
+        raise OracleInputError(f"{what}: non-finite momenta at point {int(np.argmin(finite))}")
+    energy = p[:, :2, 0]
+    if (energy <= 0).any():
+        i, j = np.argwhere(energy <= 0)[0]
+        raise OracleInputError(f"{what}: point {i}, particle {j} has energy {energy[i, j]:g} GeV, must be > 0")
+    scale = energy.sum(axis=1)
+    violation = np.abs(p[:, 0] + p[:, 1] - p[:, 2] - p[:, 3]).max(axis=1) / scale
+    if (violation > rtol_conservation).any():
+        i = int(np.argmax(violation))
+        raise OracleInputError(
+            f"{what}: momentum not conserved at point {i} "
+            f"(relative violation {violation[i]:.3g} > {rtol_conservation:g})"
+        )
+    for j, name in ((0, "q"), (1, "q̄′")):
+        mass = np.abs(_minkowski(p[:, j], p[:, j])) / p[:, j, 0] ** 2
+        if (mass > rtol_mass).any():
+            i = int(np.argmax(mass))
+            raise OracleInputError(
+                f"{what}: point {i}, particle {j} ({name}) is not massless: |p²|/E² = {mass[i]:.3g} > {rtol_mass:g}"
+            )
+    return invariants_from_momenta(p)
+
+
+def validate_kinematics(
+    kinematics: Any,
+    *,
+    what: str = "kinematics",
+    rtol: float = 1e-9,
+    rtol_conservation: float = 1e-8,
+    rtol_mass: float = 1e-6,
+) -> np.ndarray:
+    """Check that ``kinematics`` are physical q q̄′ → V1 V2 points, given as invariants or as momenta.
 
     Parameters
     ----------
     kinematics : numpy.ndarray
-        Shape ``(N, 4)`` float64: s, t, ma2, mb2 [GeV²].
+        Shape ``(N, 4)`` float64: s, t, ma2, mb2 [GeV²]; or shape ``(N, 4, 4)`` float64: momenta of q, q̄′, V1,
+        V2 [GeV] in any frame (as from :func:`vv_momenta` or the activeamp store), converted with
+        :func:`invariants_from_momenta` after checking momentum conservation and massless quarks.
     what : str
         Name of the array in error messages.
     rtol : float
         Allowed excess of ``|cos θ*|`` over 1.
+    rtol_conservation : float
+        Momenta only: allowed ``|p1 + p2 − p3 − p4|`` relative to the incoming energy.
+    rtol_mass : float
+        Momenta only: allowed ``|p²|/E²`` of the quarks.
 
     Returns
     -------
     numpy.ndarray
-        C-contiguous float64 array.
+        Shape ``(N, 4)``: the invariants as a C-contiguous float64 array.
 
     Raises
     ------
     OracleInputError
-        On wrong type, shape or dtype, non-finite values, non-positive ``s``, ``ma2``, ``mb2``, points below
-        threshold (``√s ≤ √ma2 + √mb2``) or ``t`` outside its physical range; the first offending point is named.
+        On wrong type, shape or dtype, non-finite values, non-conserved momenta or massive quarks, non-positive
+        ``s``, ``ma2``, ``mb2``, points below threshold (``√s ≤ √ma2 + √mb2``) or ``t`` outside its physical
+        range; the first offending point is named.
     """
     if not isinstance(kinematics, np.ndarray):
         raise OracleInputError(f"{what}: expected a numpy array, got {type(kinematics).__name__}")
     if kinematics.dtype != np.float64:
         raise OracleInputError(f"{what}: expected dtype float64, got {kinematics.dtype}")
-    if kinematics.ndim != 2 or kinematics.shape[1] != 4:
-        raise OracleInputError(f"{what}: expected shape (N, 4) as (s, t, ma2, mb2) in GeV², got {kinematics.shape}")
-    k = np.ascontiguousarray(kinematics)
+    if kinematics.ndim == 3 and kinematics.shape[1:] == (4, 4):
+        k = _momenta_to_invariants(kinematics, what, rtol_conservation, rtol_mass)
+    elif kinematics.ndim == 2 and kinematics.shape[1] == 4:
+        k = np.ascontiguousarray(kinematics)
+    else:
+        raise OracleInputError(
+            f"{what}: expected shape (N, 4) as (s, t, ma2, mb2) in GeV² or (N, 4, 4) as momenta of q, q̄′, V1, V2 "
+            f"in GeV, got {kinematics.shape}"
+        )
     if k.shape[0] == 0:
         return k
     finite = np.isfinite(k).all(axis=1)
@@ -255,6 +367,14 @@ class VVSample:
 
     def __len__(self) -> int:
         return self.kinematics.shape[0]
+
+    @property
+    def momenta(self) -> np.ndarray:
+        """Shape ``(N, 4, 4)``: momenta of q, q̄′, V1, V2 [GeV] in the centre-of-mass frame (:func:`vv_momenta`).
+
+        The layout of :attr:`activeamp.phasespace.PhaseSpaceSample.momenta`, for the store and the active loop.
+        """
+        return vv_momenta(self.kinematics)
 
 
 class VVPhaseSpace:
@@ -356,8 +476,25 @@ class VVPhaseSpace:
         u4 = (m56 - self.m56_range[0]) / (m56_hi - self.m56_range[0])
         return np.stack([u1, (cos + 1) / 2, u3, u4], axis=1)
 
-    def sample(self, n: int, rng: np.random.Generator | int) -> VVSample:
-        """Draw ``n`` points uniformly on the hypercube (``rng``: a Generator or an integer seed)."""
+    def sample(self, n: int, rng: np.random.Generator | int, only_accepted: bool = True) -> VVSample:
+        """Draw ``n`` points uniformly on the hypercube.
+
+        Parameters
+        ----------
+        n : int
+            Number of points.
+        rng : numpy.random.Generator or int
+            Source of randomness (an int is used as a seed).
+        only_accepted : bool
+            Accepted for the interface of :meth:`activeamp.phasespace.PhaseSpaceSampler.sample`; every point of
+            the map is physical (there are no cuts), so it changes nothing.
+
+        Returns
+        -------
+        VVSample
+            ``n`` points; ``.kinematics`` ``(n, 4)`` [GeV²] for the oracle, ``.momenta`` ``(n, 4, 4)`` [GeV].
+        """
+        del only_accepted  # every point passes
         gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(int(rng))
         u = gen.random((int(n), 4))
         kin, w = self.from_unit(u)
@@ -447,7 +584,10 @@ class VectorOracle(abc.ABC):
     signed, several per point, and functions of a few invariants. Same shape of interface: ``name``,
     ``cost_hint``, :meth:`evaluate` → :class:`VectorOracleResult`, ``oracle(x)`` raising on failed points,
     :meth:`options`, :meth:`versions`, :meth:`provenance`. Subclasses implement :meth:`_evaluate` and
-    :meth:`validate`, and set :attr:`input_names` and :attr:`output_names`.
+    :meth:`validate`, and set :attr:`input_names` and :attr:`output_names`. Oracles of scattering processes also
+    set ``process``, an object whose ``name`` is the :mod:`activeamp.process` name of their points (a
+    :class:`VVProcess` for :class:`VVAmpOracle` and :class:`oracles.mock.MockVectorOracle`), so that the active
+    loop can pair them with a store and a phase-space sampler.
     """
 
     name: str = "vector-oracle"
@@ -611,7 +751,8 @@ def _rebuild(cls: type, options: dict[str, Any]) -> VectorOracle:
 class VVAmpOracle(VectorOracle):
     """VVAMP's q q̄′ → V1 V2 coefficients (tree, one- and two-loop) as a vector-valued oracle.
 
-    Inputs are invariants ``(N, 4)`` = (s, t, ma2, mb2) [GeV²] (e.g. from :class:`VVPhaseSpace`); outputs
+    Inputs are invariants ``(N, 4)`` = (s, t, ma2, mb2) [GeV²] (e.g. from :class:`VVPhaseSpace`) or momenta
+    ``(N, 4, 4)`` of q, q̄′, V1, V2 [GeV] (converted by :func:`invariants_from_momenta`); outputs
     are the selected real and imaginary parts of the coefficients ``A[i][type][loop]`` and
     ``E[i][type][loop]`` (see :func:`parse_target`), shape ``(N, K)``. VVAMP is reached through the C++
     shim ``oracles/shim/vvamp_shim.cpp``, compiled by the user against their VVAMP (:func:`shim_build_command`).

@@ -175,3 +175,42 @@ def test_config_errors_name_the_key() -> None:
         ActiveConfig.from_dict({"budget": {"max_rounds": -1}})
     with pytest.raises(FileNotFoundError, match="not a run folder"):
         ActiveLearner.resume("/nonexistent/run")
+
+
+def _vector_config(**changes: object) -> ActiveConfig:
+    vv = {
+        "phasespace.process": "uu_ZZ",
+        "oracle.name": "mock_vv",
+        "oracle.options": {"n_outputs": 3, "nan_rate": 0.03},
+        "surrogate.target_transform": "signed",
+        "surrogate.sigma_a": "median",
+    }
+    return _config(**{**vv, **changes})
+
+
+def test_vector_oracle_run_learns_every_output(ray_local: object, tmp_path: Path) -> None:
+    """q q̄ → Z Z coefficients (a VVAMP-like vector oracle): vector store, per-output metrics and plots."""
+    run = tmp_path / "run"
+    statuses = ActiveLearner(_vector_config(plots=True), run, progress=False).run()
+    store = ShardStore.open(run / "store")
+    assert store.outputs == ("c1", "c2", "c3") and store.process.name == "uu_ZZ"
+    assert store.summary().n_points == 300 + 100 + 200 + 2 * 50 and store.summary().count(status="failed") > 0
+    _assert_labelled_once(store)
+    assert [s.oracle_calls for s in statuses] == [400, 450, 500]
+    last = statuses[-1]
+    assert set(last.metrics.per_output) == {"c1", "c2", "c3"}
+    assert last.precision == max(m.precision for m in last.metrics.per_output.values())
+    assert 0 < last.precision < 1.0  # the normalised residual: better than predicting zero
+    doc = json.loads((run / "metrics" / "round-0002.json").read_text())
+    assert set(doc["sets"]["test"]["per_output"]) == {"c1", "c2", "c3"}
+    for name in ("residuals.png", "pulls_c1.png", "kin_sqrt_s_c3.png", "precision_vs_calls.png"):
+        assert (run / "plots" / name).stat().st_size > 1000
+    picked = store.arrays("train")
+    assert picked.targets.shape == (picked.ids.size, 3)
+
+
+def test_vector_oracle_needs_the_signed_transform(ray_local: object, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="surrogate.target_transform: oracle 'mock_vv' returns 3 signed outputs"):
+        ActiveLearner(_vector_config(**{"surrogate.target_transform": "log"}), tmp_path / "run", progress=False).run()
+    with pytest.raises(ConfigError, match="acquisition.sampler: uu_ZZ candidates come from the VV map"):
+        _vector_config(**{"acquisition.sampler": "vegas"})

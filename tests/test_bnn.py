@@ -183,3 +183,50 @@ def test_ensembles_have_fixed_members_and_the_repulsion_pushes_apart() -> None:
     with torch.no_grad():
         l2 = sum(float(p.square().sum()) for p in rep.parameters()) / (2 * 4.0) / 3
         assert float(rep.penalty(torch.zeros(3, 10))) == pytest.approx(l2, rel=1e-6)
+
+
+# ---------------------------------------------------------------------------- vector outputs
+def test_vector_head_and_nll_sum_over_outputs() -> None:
+    gen = torch.Generator().manual_seed(7)
+    raw = torch.randn(4, 5, 6, generator=gen, dtype=DTYPE)  # M = 4, B = 5, K = 3
+    mean, sigma = heteroscedastic_head(raw, 1e-4, n_outputs=3)
+    assert mean.shape == sigma.shape == (4, 5, 3)
+    assert torch.equal(mean, raw[..., :3])
+    assert torch.allclose(sigma, torch.nn.functional.softplus(raw[..., 3:]) + 1e-4)
+    target = torch.randn(5, 3, generator=gen, dtype=DTYPE)
+    w = torch.tensor([1.0, 0.0, 3.0, 2.0, 1.0], dtype=DTYPE)
+    # independent Gaussians: the NLL of a point is the sum over its outputs, so the loss is the sum of the
+    # per-output scalar losses (with the same per-point weights)
+    for weights in (None, w):
+        vector = heteroscedastic_nll(mean, sigma, target, weights)
+        per_output = sum(heteroscedastic_nll(mean[..., k], sigma[..., k], target[:, k], weights) for k in range(3))
+        assert float(vector) == pytest.approx(float(per_output), rel=1e-13)
+
+
+@pytest.mark.parametrize("family", ["bnn", "bnn_local", "ensemble", "repulsive"])
+def test_networks_with_k_outputs(family: str) -> None:
+    gen = torch.Generator().manual_seed(0)
+    if family.startswith("bnn"):
+        net = BayesianNet(4, (8,), local_reparam=family == "bnn_local", generator=gen, n_outputs=3)
+    elif family == "ensemble":
+        net = EnsembleNet(4, (8,), n_members=2, generator=gen, n_outputs=3)
+    else:
+        net = RepulsiveEnsembleNet(4, (8,), n_members=2, generator=gen, n_outputs=3)
+    assert net.n_outputs == 3 and net.head_width == 6
+    x = torch.randn(10, 4, generator=torch.Generator().manual_seed(1))
+    mean, sigma = net(x, 5, torch.Generator().manual_seed(2))
+    m = 5 if family.startswith("bnn") else 2
+    assert mean.shape == sigma.shape == (m, 10, 3) and bool((sigma > 0).all())
+    with torch.no_grad():
+        mean_eval, _ = net.evaluate(x, net.draw(3, torch.Generator().manual_seed(3)))
+    assert mean_eval.shape == ((3 if family.startswith("bnn") else 2), 10, 3)
+    (heteroscedastic_nll(mean, sigma, torch.zeros(10, 3)) + net.penalty(mean)).backward()
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in net.parameters())
+    # only the output layer grows: (hidden + 1) × 2K parameters (doubled for the BNN's log-variances)
+    scalar = type(net)(4, (8,), **({} if family.startswith("bnn") else {"n_members": 2}))
+    members = 1 if family.startswith("bnn") else 2
+    factor = 2 if family.startswith("bnn") else 1
+    extra = factor * members * (8 + 1) * (6 - 2)
+    assert sum(p.numel() for p in net.parameters()) == sum(p.numel() for p in scalar.parameters()) + extra
+    with pytest.raises(ValueError, match="n_outputs: must be >= 1"):
+        EnsembleNet(4, (8,), n_outputs=0)

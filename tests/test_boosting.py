@@ -15,9 +15,11 @@ from activeamp.boosting import (
     loss_boost,
     performance_boost,
     pull_statistic,
+    ranking_statistic,
     run_boosting,
 )
 from activeamp.config import to_dict
+from activeamp.prediction import Prediction
 from activeamp.surrogate import Surrogate
 
 
@@ -103,3 +105,47 @@ def test_driver_alternates_rounds_and_records_history() -> None:
     more = run_boosting(s, x, a, {"steps": ["performance"], "max_epochs": 1}, multiplicities=n, progress=False)
     assert [h["kind"] for h in more.history] == ["performance"]
     assert more.multiplicities.sum() == n.sum() + 150 * 3  # default k = 200 exceeds N: every point boosted
+
+
+# ---------------------------------------------------------------------------- vector models
+def test_vector_pulls_count_the_worst_output() -> None:
+    pulls = np.zeros((2, 4, 3))  # M = 2 weight samples, N = 4 points, K = 3 outputs
+    pulls[:, 1, 2] = [3.0, -3.0]  # point 1 is off in output 2 only
+    pulls[:, 3, 0] = [1.0, 1.0]
+    stat = pull_statistic(pulls, "rms")
+    np.testing.assert_allclose(stat, [0.0, 3.0, 0.0, 1.0])
+    per_output = np.stack([pull_statistic(pulls[..., k], "max_abs") for k in range(3)], axis=1)
+    np.testing.assert_array_equal(pull_statistic(pulls, "max_abs"), per_output.max(axis=1))
+    np.testing.assert_array_equal(loss_boost(np.ones(4, dtype=int), pulls), [1, 6, 1, 1])
+
+
+def test_vector_ranking_uses_the_output_scales() -> None:
+    sigma_model = np.array([[1.0, 100.0], [5.0, 10.0], [0.5, 900.0]])
+    pred = Prediction(np.array([[1.0, 1e4], [-2.0, 2e4], [4.0, -1e4]]), sigma_model, np.zeros((3, 2)))
+    # without scales the large output dominates; in units of the scales point 1 (5/1 > 900/1000) ranks first
+    np.testing.assert_array_equal(ranking_statistic(pred), [100.0, 10.0, 900.0])
+    np.testing.assert_allclose(ranking_statistic(pred, "amplitude", np.array([1.0, 1000.0])), [1.0, 5.0, 0.9])
+    np.testing.assert_allclose(ranking_statistic(pred, "relative", np.array([1.0, 1000.0])), [1.0, 2.5, 0.125])
+    np.testing.assert_array_equal(performance_boost(np.ones(3, dtype=int), [1.0, 5.0, 0.9], k=1), [1, 4, 1])
+    scalar = Prediction(np.array([2.0, -4.0]), np.array([1.0, 1.0]), np.array([0.0, 3.0]))
+    np.testing.assert_array_equal(ranking_statistic(scalar, "relative", np.array([7.0])), [0.5, np.sqrt(10) / 4])
+
+
+def test_driver_boosts_the_point_with_an_outlier_in_one_output() -> None:
+    rng = np.random.default_rng(3)
+    x = rng.uniform(-1.0, 1.0, (200, 2))
+    targets = np.stack([np.sin(3 * x[:, 0]) + 0.3 * x[:, 1], 50.0 * (x[:, 1] - 0.3 * x[:, 0])], axis=1)
+    targets[17, 1] += 300.0  # an outlier in the second output only
+    s = Surrogate(
+        {"hidden": [16, 16], "batch_size": 50, "max_epochs": 20, "lr": 5e-3, "seed": 2, "target_transform": "signed"}
+    )
+    s.fit(x, targets, progress=False)
+    stat = pull_statistic(s.weight_pulls(x, targets, 8))
+    assert np.argmax(stat) == 17 and stat[17] > 5.0
+    sched = {"steps": ["loss", "performance"], "loss": {"threshold": 5.0}, "performance": {"k": 5}, "max_epochs": 2}
+    result = run_boosting(s, x, targets, sched, progress=False)
+    assert [h["kind"] for h in result.history] == ["loss", "performance"]
+    n = result.multiplicities
+    assert n.shape == (200,) and n[17] >= 6 and result.history[0]["n_boosted"] >= 1
+    assert result.history[1]["n_boosted"] == 5 and n.sum() == 200 + 5 * result.history[0]["n_boosted"] + 15
+    assert s.n_outputs == 2 and s.epoch == 24

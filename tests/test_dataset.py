@@ -60,6 +60,17 @@ def test_work_items_are_independent_streams() -> None:
         ({"phasespace": {"sqrt_s": 0}}, "phasespace.sqrt_s: must be > 0 GeV"),
         ({"phasespace": {"cuts": "atlas"}}, "phasespace.cuts: expected 'paper', 'none' or a mapping"),
         ({"phasespace": {"sampler": "flow"}}, "phasespace.sampler: 'flow' is not one of 'uniform', 'vegas'"),
+        ({"phasespace": {"mapping": {"m34_range": [60, 120]}}}, "phasespace.mapping: only the VV processes"),
+        ({"phasespace": {"process": "uu_ZZ", "cuts": {"photon": {"pt_min": 20}}}}, "cuts must be 'paper' or 'none'"),
+        ({"phasespace": {"process": "uu_ZZ", "sampler": "vegas"}}, "supports only 'uniform'"),
+        (
+            {"phasespace": {"process": "uu_ZZ", "mapping": {"sqrt_s_rang": [200, 500]}}},
+            "phasespace.mapping: .*sqrt_s_rang",
+        ),
+        (
+            {"phasespace": {"process": "uu_ZZ", "mapping": {"sqrt_s_range": [100, 500]}}},
+            "phasespace.mapping: sqrt_s_range",
+        ),
     ],
 )
 def test_config_errors(data: dict, message: str) -> None:
@@ -72,3 +83,18 @@ def test_bad_oracle_names_are_config_errors(tmp_path: Path) -> None:
         build_dataset(_config(oracle={"name": "njet7"}), tmp_path / "x", progress=False)
     with pytest.raises(ConfigError, match="oracle.options: .*latencyy"):
         build_dataset(_config(oracle={"options": {"latencyy": 1}}), tmp_path / "y", progress=False)
+
+
+def test_vector_oracle_builds_a_vector_store(tmp_path: Path) -> None:
+    config = _config(
+        phasespace={"process": "uu_ZZ", "mapping": {"sqrt_s_range": [250.0, 600.0]}},
+        oracle={"name": "mock_vv", "options": {"n_outputs": 3}},
+    )
+    store, report = build_dataset(config, tmp_path / "vv", progress=False)
+    assert store.outputs == ("c1", "c2", "c3") and report.n_ok == 400
+    train = store.arrays("train")
+    assert train.targets.shape == (300, 3) and train.momenta.shape == (300, 4, 4)
+    sqrt_s = train.momenta[:, 0, 0] + train.momenta[:, 1, 0]  # partonic centre-of-mass frame
+    assert sqrt_s.min() >= 250.0 - 1e-9 and sqrt_s.max() <= 600.0 + 1e-9
+    again, report = build_dataset(config, tmp_path / "vv", progress=False)  # idempotent
+    assert report.n_points == 0 and again.summary().n_points == 400

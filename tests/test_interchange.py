@@ -238,3 +238,118 @@ def test_import_conflicting_with_stored_points_names_the_file(tmp_path: Path, rn
     with pytest.raises(InterchangeError, match="clash.h5: cannot import.*'p0'.*different momenta"):
         import_hdf5(store, path)
     assert len(store.arrays()) == 0
+
+
+# ------------------------------------------------------------------------------------------ vector labels
+
+VV_PROCESS = "uu_ZZ"
+OUTPUTS = ("c1", "c2", "c3")
+
+
+@pytest.fixture
+def vlabelled(tmp_path: Path) -> ShardStore:
+    """A vector store with 10 points: 8 ok (signed values), 1 failed, 1 unlabelled."""
+    from oracles.mock import MockVectorOracle
+    from oracles.vvamp import VVPhaseSpace
+
+    store = ShardStore.create(tmp_path / "vsource", VV_PROCESS, outputs=OUTPUTS)
+    ids = make_point_ids(6, 0, 0, 10)
+    p = VVPhaseSpace(VV_PROCESS).sample(10, np.random.default_rng(1)).momenta
+    store.append_points(ids, p, split="train", round=0, batch=0)
+    values = MockVectorOracle(n_outputs=3)(p[:9])
+    values[4, 2] = np.nan
+    store.append_labels(ids[:9], None, values, oracle="mock_vv", provenance={"oracle": "mock_vv"})
+    return store
+
+
+def test_hdf5_vector_round_trip(vlabelled: ShardStore, tmp_path: Path) -> None:
+    out = tmp_path / "vexport.h5"
+    assert export_hdf5(vlabelled, out) == 8
+    with h5py.File(out, "r") as f:
+        assert f["momenta"].shape == (8, 4, 4) and f["values"].shape == (8, 3) and f["values"].dtype == np.float64
+        assert "amplitude" not in f and "amplitude_units" not in f.attrs
+        assert json.loads(f.attrs["outputs"]) == list(OUTPUTS) and f.attrs["process"] == VV_PROCESS
+    data = read_hdf5(out)
+    assert data.outputs == OUTPUTS and data.values.shape == (8, 3) and np.isnan(data.amplitude).all()
+    target = ShardStore.create(tmp_path / "vtarget", VV_PROCESS, outputs=OUTPUTS)
+    assert import_hdf5(target, out, split="test") == 8
+    source, copy = vlabelled.arrays(), target.arrays("test")
+    assert copy.ids.tolist() == source.ids.tolist() and (source.values < 0).any()
+    np.testing.assert_array_equal(copy.values, source.values)
+    np.testing.assert_array_equal(copy.momenta, source.momenta)
+    assert target.validate().ok
+    with pytest.raises(InterchangeError, match="already have a label"):
+        import_hdf5(target, out)
+    # all statuses: NaN rows where there is no value
+    assert export_hdf5(vlabelled, tmp_path / "all.h5", status=["ok", "failed", "unlabelled"]) == 10
+    with h5py.File(tmp_path / "all.h5", "r") as f:
+        status = np.array([s.decode() for s in f["status"][()]])
+        values = f["values"][()]
+    assert np.isnan(values[status != "ok"]).all() and np.isfinite(values[status == "ok"]).all()
+
+
+def test_vector_and_scalar_files_and_stores_do_not_mix(
+    vlabelled: ShardStore, labelled: ShardStore, tmp_path: Path
+) -> None:
+    vfile, sfile = tmp_path / "v.h5", tmp_path / "s.h5"
+    export_hdf5(vlabelled, vfile)
+    export_hdf5(labelled, sfile)
+    scalar_vv = ShardStore.create(tmp_path / "scalar_vv", VV_PROCESS)
+    with pytest.raises(
+        InterchangeError, match=r"file has vector labels with outputs \['c1', 'c2', 'c3'\] but .* scalar"
+    ):
+        import_hdf5(scalar_vv, vfile)
+    other = ShardStore.create(tmp_path / "other", VV_PROCESS, outputs=["a", "b", "c"])
+    with pytest.raises(
+        InterchangeError, match=r"attribute 'outputs' is \['c1', 'c2', 'c3'\], expected \['a', 'b', 'c'\]"
+    ):
+        import_hdf5(other, vfile)
+    vector_yy = ShardStore.create(tmp_path / "vector_yy", PROCESS, outputs=OUTPUTS)
+    with pytest.raises(InterchangeError, match=r"dataset '/values' missing .*need '/values'"):
+        import_hdf5(vector_yy, sfile)
+    assert scalar_vv.read().num_rows == 0 and other.read().num_rows == 0 and vector_yy.read().num_rows == 0
+
+
+def test_hdf5_vector_validation(tmp_path: Path) -> None:
+    from oracles.vvamp import VVPhaseSpace
+
+    p = VVPhaseSpace(VV_PROCESS).sample(5, np.random.default_rng(2)).momenta
+    store = ShardStore.create(tmp_path / "store", VV_PROCESS, outputs=OUTPUTS)
+    bad_values = np.ones((5, 3))
+    bad_values[3, 0] = np.nan
+    for datasets, attrs, match in (
+        ({"momenta": p, "values": np.ones((5, 2))}, {}, r"/values: expected shape \(N, 3\) for the outputs"),
+        ({"momenta": p, "values": np.ones((4, 3))}, {}, "/values: 4 rows of values but 5 points"),
+        ({"momenta": p, "values": bad_values}, {}, "/values: non-finite values at point 3"),
+        ({"momenta": p, "values": np.ones((5, 3))}, {"outputs": "c1,c2"}, "attribute 'outputs' is 'c1,c2'"),
+    ):
+        path = _write_h5(tmp_path / "bad.h5", datasets, {"process": VV_PROCESS, **attrs})
+        with pytest.raises(InterchangeError, match=match) as err:
+            import_hdf5(store, path)
+        assert str(path) in str(err.value)
+    # no 'outputs' attribute: the store's names are used; reading alone needs them
+    path = _write_h5(tmp_path / "plain.h5", {"momenta": p, "values": -np.ones((5, 3))}, {"process": VV_PROCESS})
+    with pytest.raises(InterchangeError, match="no attribute 'outputs'.*pass outputs="):
+        read_hdf5(path)
+    assert import_hdf5(store, path) == 5 and (store.arrays().values == -1.0).all()
+
+
+def test_npy_vector_import(tmp_path: Path) -> None:
+    from oracles.vvamp import VVPhaseSpace
+
+    p = VVPhaseSpace(VV_PROCESS).sample(6, np.random.default_rng(3)).momenta
+    values = np.linspace(-1.0, 1.0, 18).reshape(6, 3)
+    np.save(tmp_path / "momenta.npy", p)
+    np.save(tmp_path / "values.npy", values)
+    np.save(tmp_path / "amp.npy", np.ones(6))
+    store = ShardStore.create(tmp_path / "store", VV_PROCESS, outputs=OUTPUTS)
+    assert import_npy(store, tmp_path / "momenta.npy", tmp_path / "values.npy", split="validation") == 6
+    arrays = store.arrays("validation")
+    np.testing.assert_array_equal(arrays.values, values)
+    np.testing.assert_array_equal(arrays.momenta, p)
+    with pytest.raises(InterchangeError, match=r"amp.npy: expected shape \(N, 3\) for the outputs"):
+        import_npy(store, tmp_path / "momenta.npy", tmp_path / "amp.npy", id_prefix="amp")
+    data = read_npy(tmp_path / "momenta.npy", tmp_path / "values.npy", VV_PROCESS, outputs=OUTPUTS)
+    assert data.outputs == OUTPUTS and data.provenance["outputs"] == list(OUTPUTS)
+    scalar = read_npy(tmp_path / "momenta.npy", tmp_path / "amp.npy", VV_PROCESS)
+    assert scalar.values is None and data.digest() != scalar.digest()

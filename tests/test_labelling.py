@@ -7,10 +7,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from activeamp.labelling import evaluate_isolating, label_store
+from activeamp.labelling import evaluate_isolating, failed_result, label_store
+from activeamp.process import get_process
 from activeamp.store import ShardStore, make_point_ids
 from oracles.base import OracleError
-from oracles.mock import MockOracle, point_hash
+from oracles.mock import MockOracle, MockVectorOracle, point_hash
+from oracles.vvamp import VVPhaseSpace
 from tests.conftest import physical_points
 
 
@@ -86,3 +88,62 @@ def test_process_mismatch_is_an_error(tmp_path: Path) -> None:
     store, _ = _store(tmp_path, 10)
     with pytest.raises(ValueError, match="computes gg_yy, but store .* holds gg_yyg"):
         label_store(store, MockOracle("gg_yy"), progress=False)
+
+
+# ------------------------------------------------------------------------------------ vector oracles
+
+
+def _vv_store(tmp_path: Path, oracle: MockVectorOracle, n: int = 200) -> tuple[ShardStore, np.ndarray]:
+    store = ShardStore.create(tmp_path / "vv", "uu_ZZ", outputs=oracle.output_names)
+    p = VVPhaseSpace("uu_ZZ").sample(n, np.random.default_rng(3)).momenta
+    store.append_points(make_point_ids(1, 0, 0, n), p, split="train", round=0, batch=0)
+    return store, p
+
+
+def test_vector_oracle_labels_are_stored_with_failures(tmp_path: Path) -> None:
+    oracle = MockVectorOracle("uu_ZZ", n_outputs=3, nan_rate=0.1)
+    store, p = _vv_store(tmp_path, oracle)
+    report = label_store(store, oracle, batch_size=64, progress=False)
+    expected = oracle.evaluate(p)
+    assert report.n_failed == expected.n_failed > 0 and report.n_ok + report.n_failed == 200
+    arrays = store.arrays("train")
+    assert arrays.targets.shape == (200 - expected.n_failed, 3)
+    by_id = dict(zip(make_point_ids(1, 0, 0, 200), expected.values, strict=True))
+    np.testing.assert_array_equal(arrays.values, np.stack([by_id[i] for i in arrays.ids]))
+    assert (arrays.values < 0).any()  # signed outputs are kept as they are
+    assert store.unlabelled().ids.size == 0 and store.validate().ok
+
+
+def test_vector_batch_errors_are_isolated_to_the_bad_points() -> None:
+    oracle = MockVectorOracle("uu_ZZ", n_outputs=2)
+    p = VVPhaseSpace("uu_ZZ").sample(6, np.random.default_rng(4)).momenta
+    p[2, 0, 0] = -1.0  # an unphysical point fails alone
+    result = evaluate_isolating(oracle, p)
+    assert result.values.shape == (6, 2)
+    assert result.ok.tolist() == [True, True, False, True, True, True]
+    assert result.reasons[2].startswith("invalid input")
+    np.testing.assert_array_equal(result.values[[0, 1, 3, 4, 5]], oracle(p[[0, 1, 3, 4, 5]]))
+
+
+def test_store_and_oracle_outputs_must_match(tmp_path: Path) -> None:
+    store, _ = _vv_store(tmp_path, MockVectorOracle("uu_ZZ", n_outputs=3))
+    with pytest.raises(ValueError, match="holds outputs \\['c1', 'c2', 'c3'\\], but oracle 'mock_vv' returns"):
+        label_store(store, MockVectorOracle("uu_ZZ", n_outputs=2), progress=False)
+    scalar, _ = _store(tmp_path / "scalar", 10)
+    with pytest.raises(ValueError, match="holds scalar"):
+        label_store(scalar, _ScalarAsVector(), progress=False)
+
+
+class _ScalarAsVector(MockVectorOracle):
+    """A vector oracle that claims the gg_yyg process (only to reach the output check)."""
+
+    def __init__(self) -> None:
+        super().__init__("uu_ZZ", n_outputs=1)
+        self.process = get_process("gg_yyg")
+
+
+def test_failed_results_have_the_oracles_shape() -> None:
+    assert failed_result(3, "x").values.shape == (3,)
+    vector = failed_result(2, "quarantined: y", n_outputs=4)
+    assert vector.values.shape == (2, 4) and vector.n_failed == 2 and vector.reasons == ("quarantined: y",) * 2
+    assert np.isnan(vector.values).all()

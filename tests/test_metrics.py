@@ -13,9 +13,11 @@ from activeamp.metrics import (
     METRICS_SCHEMA,
     DeltaStats,
     Metrics,
+    VectorMetrics,
     delta,
     delta_stats,
     evaluate_prediction,
+    evaluate_vector_prediction,
     gaussian_coverage,
     pull_stats,
     pulls,
@@ -23,7 +25,7 @@ from activeamp.metrics import (
     top_fraction_indices,
     write_metrics_json,
 )
-from activeamp.prediction import Prediction
+from activeamp.prediction import Prediction, reduce_outputs
 
 
 def _uniform_delta(n: int, half_range: float) -> np.ndarray:
@@ -276,3 +278,129 @@ def test_abs_68_counts_a_bias_the_half_width_misses() -> None:
     assert biased.abs_68 == pytest.approx(0.5, abs=2e-3)
     centred = delta_stats(np.linspace(-1.0, 1.0, 100_001))
     assert centred.abs_68 == pytest.approx(0.68, abs=1e-3)
+
+
+# ------------------------------------------------------------------------------------------------ vector outputs
+
+
+def test_prediction_outputs_and_elementwise_sigma_tot() -> None:
+    scalar = Prediction(np.ones(4), np.full(4, 3.0), np.full(4, 4.0))
+    assert scalar.n_outputs is None and len(scalar) == 4
+    vector = Prediction(np.ones((4, 2)), np.full((4, 2), 3.0), np.tile([4.0, 0.0], (4, 1)))
+    assert vector.n_outputs == 2 and len(vector) == 4
+    np.testing.assert_array_equal(vector.sigma_tot, np.tile([5.0, 3.0], (4, 1)))
+
+
+def test_reduce_outputs_shapes_scaling_and_reductions() -> None:
+    one = np.array([1, 2, 3])
+    out = reduce_outputs(one, np.array([10.0]), "norm")  # 1-D: unchanged (scales ignored), float64
+    assert out.dtype == np.float64 and np.array_equal(out, [1.0, 2.0, 3.0])
+    v = np.array([[3.0, 40.0], [-6.0, 80.0], [0.0, 0.0]])
+    np.testing.assert_array_equal(reduce_outputs(v), [40.0, 80.0, 0.0])
+    np.testing.assert_array_equal(reduce_outputs(v, how="mean"), [21.5, 37.0, 0.0])
+    np.testing.assert_allclose(reduce_outputs(v, how="norm"), np.hypot(v[:, 0], v[:, 1]), rtol=1e-15)
+    scales = np.array([1.0, 10.0])  # column-wise: [[3, 4], [-6, 8], [0, 0]]
+    np.testing.assert_array_equal(reduce_outputs(v, scales, "max"), [4.0, 8.0, 0.0])
+    np.testing.assert_array_equal(reduce_outputs(v, scales, "mean"), [3.5, 1.0, 0.0])
+    np.testing.assert_allclose(reduce_outputs(v, scales, "norm"), [5.0, 10.0, 0.0], rtol=1e-15)
+    assert reduce_outputs(np.zeros((0, 2))).shape == (0,)
+    with pytest.raises(ValueError, match=r"scales: expected shape \(2,\)"):
+        reduce_outputs(v, np.ones(3))
+    with pytest.raises(ValueError, match="scales: must be positive"):
+        reduce_outputs(v, np.array([1.0, 0.0]))
+    with pytest.raises(ValueError, match="how: 'median' is not one of"):
+        reduce_outputs(v, how="median")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"expected shape \(N,\) or \(N, K\)"):
+        reduce_outputs(np.zeros((2, 2, 2)))
+
+
+def _signed_truth(n: int = 2000) -> np.ndarray:
+    """Three outputs ``(n, 3)``: crossing zero (an exact zero too), negative and large, positive and small."""
+    s = np.linspace(-1.0, 1.0, n)
+    s[n // 2] = 0.0
+    return np.stack([s, -1e4 * (2.0 + s), 1e-3 * (1.5 + np.cos(3 * s))], axis=1)
+
+
+def test_vector_perfect_prediction_has_zero_width() -> None:
+    truth = _signed_truth()
+    assert np.any(truth[:, 0] == 0.0)  # the scalar Δ would be undefined here
+    pred = Prediction(truth.copy(), 0.01 * np.abs(truth) + 1e-9, 0.005 * np.abs(truth) + 1e-9)
+    m = evaluate_vector_prediction(pred, truth, ["a", "b", "c"])
+    assert m.names == ("a", "b", "c") and m.count == 2000 and m.precision == 0.0
+    for name in m.names:
+        d = m.per_output[name].delta_all
+        assert d.half_width_68 == 0.0 and d.abs_68 == 0.0 and d.frac_below_1e_3 == 1.0
+        assert m.per_output[name].coverage[0].observed == 1.0
+    np.testing.assert_allclose(m.rms, np.sqrt(np.mean(truth**2, axis=0)), rtol=1e-15)
+
+
+def test_vector_known_offsets_give_the_expected_half_widths() -> None:
+    truth = _signed_truth()
+    n = truth.shape[0]
+    widths = np.array([0.01, 0.001, 0.05])
+    rms = np.sqrt(np.mean(truth**2, axis=0))
+    u = _uniform_delta(n, 1.0)[np.random.default_rng(4).permutation(n)]
+    d = u[:, None] * widths  # normalised residuals uniform on (−w_k, w_k): 68 % half-width 0.68 w_k
+    sigma = np.tile(rms * widths, (n, 1))
+    pred = Prediction(truth + d * rms, sigma, np.zeros_like(sigma))
+    m = evaluate_vector_prediction(pred, truth, ["a", "b", "c"])
+    got = [m.per_output[k].delta_all.half_width_68 for k in m.names]
+    np.testing.assert_allclose(got, 0.68 * widths, rtol=1e-3)
+    assert m.precision == max(got)
+    # pulls: |t| = |u| < 1 everywhere, uniform on (−1, 1); σ_k/rms_k = w_k
+    for k, name in enumerate(m.names):
+        out = m.per_output[name]
+        assert out.pull_tot.frac_within_1 == 1.0 and out.pull_tot.std == pytest.approx(1 / np.sqrt(3), rel=1e-3)
+        assert out.rel_sigma_tot.median == pytest.approx(widths[k], rel=1e-12)
+    # top 1 % by |A_k|: output "b" is largest in magnitude at its most negative values
+    top = np.argsort(-np.abs(truth[:, 1]), kind="stable")[:20]
+    assert m.per_output["b"].delta_top1.count == 20
+    assert m.per_output["b"].delta_top1.median == pytest.approx(np.median(d[top, 1]), rel=1e-12)
+
+
+def test_vector_metrics_reuse_the_scalar_pulls_and_coverage() -> None:
+    pred, a = _gaussian_case(500, 3)
+    stack = Prediction(
+        np.stack([pred.mean, -pred.mean], axis=1),
+        np.stack([pred.sigma_model] * 2, axis=1),
+        np.stack([pred.sigma_pred] * 2, axis=1),
+        np.stack([pred.samples, -pred.samples], axis=2),
+        np.stack([pred.sigma_model_samples] * 2, axis=2),
+    )
+    m = evaluate_vector_prediction(stack, np.stack([a, -a], axis=1), ("plus", "minus"))
+    scalar = evaluate_prediction(pred, a)
+    for name in ("plus", "minus"):
+        out = m.per_output[name]
+        assert out.coverage == scalar.coverage and out.pull_model_weights.count == 1500
+        assert out.pull_model.std == pytest.approx(scalar.pull_model.std, rel=1e-12)
+    assert m.per_output["plus"].pull_tot == scalar.pull_tot
+    assert m.per_output["minus"].pull_tot.mean == pytest.approx(-scalar.pull_tot.mean, rel=1e-12)
+
+
+def test_vector_metrics_round_trip_and_errors(tmp_path: Path) -> None:
+    truth = _signed_truth(300)
+    rng = np.random.default_rng(6)
+    pred = Prediction(truth * (1 + 0.01 * rng.standard_normal(truth.shape)), np.abs(truth) + 1, np.abs(truth))
+    m = evaluate_vector_prediction(pred, truth, ["a", "b", "c"])
+    assert VectorMetrics.from_dict(m.to_dict()) == m
+    assert VectorMetrics.from_dict(json.loads(json.dumps(m.to_dict()))) == m
+    scalar_pred, a = _gaussian_case(200, 2)
+    sets = {"test": m, "scalar": evaluate_prediction(scalar_pred, a)}
+    back, _ = read_metrics_json(write_metrics_json(tmp_path / "metrics.json", sets))
+    assert back["test"] == m and isinstance(back["scalar"], Metrics) and back["scalar"] == sets["scalar"]
+    empty = evaluate_vector_prediction(Prediction(*(np.zeros((0, 2)),) * 3), np.zeros((0, 2)), ["a", "b"])
+    assert empty.count == 0 and math.isnan(empty.precision)
+    with pytest.raises(ValueError, match="names: 2 names for 3 outputs"):
+        evaluate_vector_prediction(pred, truth, ["a", "b"])
+    with pytest.raises(ValueError, match=r"prediction\.mean has shape \(300, 3\) but truth has shape \(300, 2\)"):
+        evaluate_vector_prediction(pred, truth[:, :2], ["a", "b"])
+    with pytest.raises(ValueError, match="truth: output 1 is zero at all 300 points"):
+        evaluate_vector_prediction(pred, truth * [1.0, 0.0, 1.0], ["a", "b", "c"])
+    with pytest.raises(ValueError, match=r"truth: 1 of 900 values are not finite \(first at index \(4, 2\)\)"):
+        evaluate_vector_prediction(pred, np.where(np.arange(900).reshape(300, 3) == 14, np.nan, truth), "abc")
+    with pytest.raises(ValueError, match=r"VectorMetrics\.per_output\.b\.delta_all: missing keys \['median'\]"):
+        broken = m.to_dict()
+        del broken["per_output"]["b"]["delta_all"]["median"]
+        VectorMetrics.from_dict(broken)
+    with pytest.raises(ValueError, match="output names must be unique"):
+        evaluate_vector_prediction(pred, truth, ["a", "a", "c"])

@@ -87,3 +87,13 @@ def test_bad_values_are_reported_per_point(rng: np.random.Generator) -> None:
 def test_wrong_output_shape_is_an_error(rng: np.random.Generator) -> None:
     with pytest.raises(oracles.OracleError, match=r"returned shape \(2,\), expected \(3,\)"):
         _Fixed(np.ones(2)).evaluate(two_body_points(3, rng))
+
+
+def test_registry_builds_the_vector_mock() -> None:
+    from oracles.mock import MockVectorOracle
+
+    assert {"mock_vv", "vvamp"} <= set(oracles.available())
+    oracle = oracles.get("mock_vv", n_outputs=3)
+    assert isinstance(oracle, MockVectorOracle) and oracle.n_outputs == 3
+    assert oracle.process.name == "uu_ZZ" and oracle.output_names == ("c1", "c2", "c3")
+    assert oracles.get("mock_vv", process="ud_WZ").process.as_process() is get_process("ud_WZ")

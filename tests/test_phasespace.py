@@ -353,3 +353,15 @@ def test_vegas_set_state_rejects_bad_grids() -> None:
         sampler.set_state({"grid": np.tile([0.0, 0.6, 0.5, 1.0], (12, 1))})
     with pytest.raises(ValueError, match="ninc"):
         VegasSampler("gg_yyg", ninc=0)
+
+
+# --------------------------------------------------------------------------- massive processes
+
+
+@pytest.mark.parametrize("name", ["uu_ZZ", "dd_ZZ", "ud_WZ", "uu_WW"])
+def test_samplers_refuse_processes_with_massive_particles(name: str) -> None:
+    message = f"process {name} has massive particles; sample it with oracles.vvamp.VVPhaseSpace"
+    with pytest.raises(ValueError, match=message):
+        PhaseSpaceSampler(name)
+    with pytest.raises(ValueError, match=message):
+        VegasSampler(get_process(name), cuts=None)

@@ -11,12 +11,17 @@ from activeamp.plots import (
     histogram_bands,
     kinematic_observables,
     observable_label,
+    observables_for,
+    output_prediction,
     plot_delta,
     plot_kinematic,
     plot_loss_history,
     plot_precision_vs_calls,
     plot_pulls,
+    plot_residuals,
+    vv_observables,
     write_report,
+    write_vector_report,
 )
 from activeamp.prediction import Prediction
 from activeamp.process import get_process
@@ -189,3 +194,56 @@ def test_write_report(tmp_path: Path) -> None:
     assert len(paths) == 3 + len(obs) + 1
     for p in paths:
         _assert_png(p)
+
+
+# ------------------------------------------------------------------------------------- vector outputs
+
+
+def test_vv_observables_invert_the_map() -> None:
+    from oracles.vvamp import VVPhaseSpace
+
+    sample = VVPhaseSpace("uu_ZZ").sample(300, np.random.default_rng(2))
+    obs = vv_observables(sample.momenta)
+    assert list(obs) == ["sqrt_s", "cos_theta", "m34", "m56"]
+    np.testing.assert_allclose(obs["sqrt_s"] ** 2, sample.kinematics[:, 0], rtol=1e-12)
+    np.testing.assert_allclose(obs["m34"] ** 2, sample.kinematics[:, 2], rtol=1e-9)
+    assert np.all(np.abs(obs["cos_theta"]) <= 1.0)
+    assert observables_for(sample.momenta, get_process("uu_ZZ")).keys() == obs.keys()
+
+
+def test_output_prediction_and_vector_report(tmp_path: Path) -> None:
+    from oracles.vvamp import VVPhaseSpace
+
+    n, m, k = 800, 6, 2
+    rng = np.random.default_rng(5)
+    truth = np.stack([rng.normal(0.0, 1.0, n), rng.lognormal(3.0, 1.0, n)], axis=1)
+    sm = 0.02 * np.abs(truth) + 0.01
+    samples = truth + sm * rng.standard_normal((m, n, k))
+    pred = Prediction(samples.mean(0), sm, samples.std(0), samples, np.broadcast_to(sm, (m, n, k)).copy())
+    part = output_prediction(pred, 1)
+    assert part.mean.shape == (n,) and part.samples.shape == (m, n)
+    np.testing.assert_array_equal(part.sigma_tot, pred.sigma_tot[:, 1])
+    with pytest.raises(ValueError, match="not vector-valued"):
+        output_prediction(part, 0)
+    obs = vv_observables(VVPhaseSpace("uu_ZZ").sample(n, np.random.default_rng(6)).momenta)
+    paths = write_vector_report(
+        tmp_path / "vv",
+        pred,
+        truth,
+        ["A1.re", "A1.im"],
+        {"sqrt_s": obs["sqrt_s"]},
+        precision_curves={"a": [(1, 0.1), (2, 0.05)]},
+    )
+    names = {p.name for p in paths}
+    assert names == {
+        "residuals.png",
+        "pulls_A1.re.png",
+        "pulls_A1.im.png",
+        "kin_sqrt_s_A1.re.png",
+        "kin_sqrt_s_A1.im.png",
+        "precision_vs_calls.png",
+    }
+    for p in paths:
+        _assert_png(p)
+    with pytest.raises(ValueError, match="disagree"):
+        plot_residuals(tmp_path / "x.png", pred, truth[:, :1], ["a"])

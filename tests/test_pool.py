@@ -13,7 +13,8 @@ import pytest
 from activeamp.dataset import OracleConfig
 from activeamp.pool import OraclePool, PoolConfig, PoolError
 from activeamp.store import ShardStore, make_point_ids
-from oracles.mock import MockOracle, point_hash
+from oracles.mock import MockOracle, MockVectorOracle, point_hash
+from oracles.vvamp import VVPhaseSpace
 from tests.conftest import physical_points
 
 
@@ -101,3 +102,36 @@ def test_config_validation() -> None:
         PoolConfig(n_actors=0)
     with pytest.raises(ConfigError, match="pool.resources.oracle: must be a number >= 0"):
         PoolConfig(resources={"oracle": -1})
+
+
+def test_vector_oracle_pool_survives_killed_actors(ray_local: object, tmp_path: Path) -> None:
+    """A vector-valued oracle (VVAMP-like coefficients): every point once, NaN rows failed, SIGKILL survived."""
+    oracle = MockVectorOracle("uu_ZZ", n_outputs=3, nan_rate=0.05)
+    store = ShardStore.create(tmp_path / "vv", "uu_ZZ", outputs=oracle.output_names)
+    p = VVPhaseSpace("uu_ZZ").sample(200, np.random.default_rng(8)).momenta
+    store.append_points(make_point_ids(2, 0, 0, 200), p, split="train", round=0, batch=0)
+    config = PoolConfig(n_actors=2, batch_size=20, max_restarts=-1)
+    options = {"n_outputs": 3, "nan_rate": 0.05, "latency": 0.002}
+    with OraclePool(OracleConfig("mock_vv", options), "uu_ZZ", config) as pool:
+        assert pool.outputs == ("c1", "c2", "c3")
+        pids = pool.actor_pids()
+        killer = threading.Timer(0.2, lambda: [os.kill(pid, signal.SIGKILL) for pid in pids])
+        killer.start()
+        report = pool.label(store, progress=False)
+        killer.join()
+    _assert_each_point_once(store, 200)
+    expected = oracle.evaluate(p)
+    assert report.n_failed == expected.n_failed > 0 and report.n_ok == 200 - expected.n_failed
+    arrays = store.arrays()
+    by_id = dict(zip(make_point_ids(2, 0, 0, 200), expected.values, strict=True))
+    np.testing.assert_array_equal(arrays.values, np.stack([by_id[i] for i in arrays.ids]))
+
+
+def test_pool_refuses_a_store_of_other_outputs(ray_local: object, tmp_path: Path) -> None:
+    store, _ = _store(tmp_path, 5)
+    with OraclePool(OracleConfig("mock_vv", {"n_outputs": 2}), "uu_ZZ", PoolConfig(n_actors=1)) as pool:
+        vv = ShardStore.create(tmp_path / "vv", "uu_ZZ", outputs=["a", "b"])
+        with pytest.raises(ValueError, match="holds outputs \\('a', 'b'\\), but oracle 'mock_vv' returns"):
+            pool.label(vv, progress=False)
+        with pytest.raises(ValueError, match="pool labels uu_ZZ, but store"):
+            pool.label(store, progress=False)

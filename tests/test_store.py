@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 from pyarrow.fs import _MockFileSystem
@@ -577,3 +578,233 @@ def test_store_handle_pickles(store: ShardStore, rng: np.random.Generator) -> No
     clone = pickle.loads(pickle.dumps(store))
     clone.append_labels(ids, None, np.ones(4), oracle="mock")
     np.testing.assert_array_equal(store.arrays().momenta, p)
+
+
+# ------------------------------------------------------------------------------------------- vector labels
+
+VV_PROCESS = "uu_ZZ"
+OUTPUTS = ("c1", "c2", "c3")
+
+
+@pytest.fixture
+def vstore(tmp_path: Path) -> ShardStore:
+    return ShardStore.create(tmp_path / "vstore", VV_PROCESS, outputs=OUTPUTS)
+
+
+def _vv_points(
+    store: ShardStore, n: int, *, seed: int = 0, batch: int = 0, split: str = "train"
+) -> tuple[np.ndarray, np.ndarray]:
+    from oracles.vvamp import VVPhaseSpace
+
+    ids = make_point_ids(seed, 0, batch, n)
+    p = VVPhaseSpace(VV_PROCESS).sample(n, np.random.default_rng([seed, batch])).momenta
+    store.append_points(ids, p, split=split, round=0, batch=batch)
+    return ids, p
+
+
+def test_vector_store_manifest_schema_and_reopening(tmp_path: Path, vstore: ShardStore) -> None:
+    manifest = json.loads((Path(vstore.path) / MANIFEST_NAME).read_text())
+    assert manifest["outputs"] == list(OUTPUTS) and manifest["schema_version"] == SCHEMA_VERSION
+    assert vstore.outputs == OUTPUTS and vstore.n_outputs == 3 and "outputs=['c1', 'c2', 'c3']" in repr(vstore)
+    reopened = ShardStore.open(vstore.path)
+    assert reopened.outputs == OUTPUTS and reopened.schema.equals(vstore.schema, check_metadata=True)
+    field = vstore.schema.field("values")
+    assert field.type == pa.list_(pa.float64(), 3) and field.nullable
+    assert json.loads(vstore.schema.metadata[b"activeamp.outputs"]) == list(OUTPUTS)
+    assert ShardStore.create(vstore.path, VV_PROCESS, outputs=list(OUTPUTS), exist_ok=True).outputs == OUTPUTS
+    with pytest.raises(StoreError, match=r"existing store has outputs \['c1', 'c2', 'c3'\].*requested \['a', 'b'\]"):
+        ShardStore.create(vstore.path, VV_PROCESS, outputs=["a", "b"], exist_ok=True)
+    with pytest.raises(StoreError, match=r"outputs \['c1', 'c2', 'c3'\] \(vector store\), requested None"):
+        ShardStore.create(vstore.path, VV_PROCESS, exist_ok=True)
+    # scalar stores are unchanged: no outputs in the manifest, the schema or the metadata
+    scalar = ShardStore.create(tmp_path / "scalar", PROCESS)
+    assert scalar.outputs is None and scalar.n_outputs is None
+    assert "outputs" not in json.loads((tmp_path / "scalar" / MANIFEST_NAME).read_text())
+    assert "values" not in scalar.schema.names and b"activeamp.outputs" not in scalar.schema.metadata
+    assert scalar.schema.equals(store_schema(get_process(PROCESS)), check_metadata=True)
+    with pytest.raises(StoreError, match=r"existing store has outputs None \(scalar store\), requested \['a'\]"):
+        ShardStore.create(tmp_path / "scalar", PROCESS, outputs=["a"], exist_ok=True)
+    for bad, match in (
+        ([], "at least one output"),
+        (["a", "a"], "'a' more than once"),
+        ("abc", "the string"),
+        (["a", ""], r"outputs\[1\] is ''"),
+    ):
+        with pytest.raises(StoreInputError, match=match):
+            ShardStore.create(tmp_path / "bad", VV_PROCESS, outputs=bad)
+    assert not (tmp_path / "bad" / MANIFEST_NAME).exists()
+
+
+def test_vector_manifest_with_bad_outputs_is_named(vstore: ShardStore) -> None:
+    path = Path(vstore.path) / MANIFEST_NAME
+    manifest = json.loads(path.read_text())
+    for bad in (["x", "x"], "x", []):
+        path.write_text(json.dumps({**manifest, "outputs": bad}))
+        with pytest.raises(ManifestError, match="'outputs'") as err:
+            ShardStore.open(vstore.path)
+        assert str(path) in str(err.value)
+
+
+def test_vector_labels_round_trip(vstore: ShardStore) -> None:
+    from oracles.mock import MockVectorOracle
+
+    ids, p = _vv_points(vstore, 40)
+    oracle = MockVectorOracle(VV_PROCESS, n_outputs=3, nan_rate=0.15)
+    todo = vstore.unlabelled()
+    result = oracle.evaluate(todo.momenta)
+    assert 0 < result.n_failed < 40
+    vstore.append_labels(todo.ids, todo.momenta, result, oracle=oracle.name, provenance=oracle.provenance())
+    arrays = ShardStore.open(vstore.path).arrays()
+    good = result.ok
+    assert len(arrays) == int(good.sum()) and arrays.ids.tolist() == ids[good].tolist()
+    assert arrays.values is not None and arrays.values.shape == (len(arrays), 3) and arrays.values.dtype == np.float64
+    np.testing.assert_array_equal(arrays.values, result.values[good])
+    np.testing.assert_array_equal(arrays.momenta, p[good])
+    assert arrays.amplitude.shape == (len(arrays),) and np.isnan(arrays.amplitude).all()
+    assert arrays.targets is arrays.values and (arrays.values < 0).any()
+    failed = vstore.read(status="failed", columns=["point_id", "reason", "values", "amplitude"])
+    assert failed.num_rows == result.n_failed and set(failed["reason"].to_pylist()) == {"nan"}
+    assert failed["values"].null_count == failed.num_rows and failed["amplitude"].null_count == failed.num_rows
+    assert vstore.read()["amplitude"].null_count == 40
+    assert set(vstore.unlabelled(include_failed=True).ids) == set(ids[~good])
+    # raw (N, K) arrays: rows with a non-finite entry fail with reason "nan", negative values are fine
+    retry = np.full((result.n_failed, 3), -2.5)
+    retry[0, 1] = np.inf
+    vstore.append_labels(ids[~good], None, retry, oracle="retry")
+    table = vstore.read(columns=["point_id", "status", "reason", "oracle"])
+    status = dict(zip(table["point_id"].to_pylist(), table["status"].to_pylist(), strict=True))
+    assert status[ids[~good][0]] == "failed" and all(status[i] == "ok" for i in ids[~good][1:])
+    arrays = vstore.arrays()
+    assert len(arrays) == 39 and (arrays.values == -2.5).all(axis=1).sum() == result.n_failed - 1
+    # summary: counts, per-output ranges, no amplitude statistics
+    summary = vstore.summary()
+    assert summary.counts == {"train": {"ok": 39, "failed": 1}} and summary.outputs == OUTPUTS
+    assert summary.amplitude_min is None and summary.amplitude_median is None
+    assert summary.values_min == tuple(arrays.values.min(axis=0)) and summary.values_max == tuple(
+        arrays.values.max(axis=0)
+    )
+    assert vstore.validate().ok, vstore.validate().message()
+    assert vstore.duplicates().num_rows == 0
+    empty = ShardStore.create(Path(vstore.path).parent / "empty", VV_PROCESS, outputs=OUTPUTS)
+    assert empty.summary().values_min is None and len(empty.arrays()) == 0 and empty.arrays().values.shape == (0, 3)
+
+
+def test_vector_result_of_the_wrong_shape_is_named(vstore: ShardStore, tmp_path: Path) -> None:
+    from oracles.vvamp import VectorOracleResult
+
+    ids, _ = _vv_points(vstore, 4)
+    cases = [
+        (np.ones(4), r"expects values of shape \(4, 3\) for the outputs \['c1', 'c2', 'c3'\], got shape \(4,\)"),
+        (np.ones((4, 2)), r"expects values of shape \(4, 3\) .* got shape \(4, 2\)"),
+        (np.ones((3, 3)), r"got shape \(3, 3\)"),
+        (classify_values(np.ones(4)), r"got a scalar result of shape \(4,\)"),
+        (
+            VectorOracleResult(np.ones((4, 2)), np.ones(4, bool), ("",) * 4),
+            r"got a vector result with values of shape \(4, 2\)",
+        ),
+        (
+            VectorOracleResult(np.array([[1.0, np.nan, 2.0]] * 4), np.ones(4, bool), ("",) * 4),
+            "point 0 .* marked ok but values are",
+        ),
+    ]
+    for result, match in cases:
+        with pytest.raises(StoreInputError, match=match) as err:
+            vstore.append_labels(ids, None, result, oracle="x")
+        assert vstore.path in str(err.value)
+    scalar = ShardStore.create(tmp_path / "scalar", PROCESS)
+    sids = make_point_ids(0, 0, 0, 4)
+    p = two_body_points(4, np.random.default_rng(0))
+    for result, match in (
+        (VectorOracleResult(np.ones((4, 3)), np.ones(4, bool), ("",) * 4), r"vector result of shape \(4, 3\)"),
+        (np.ones((4, 3)), r"expects 4 values of shape \(4,\), got shape \(4, 3\)"),
+    ):
+        with pytest.raises(StoreInputError, match=match) as err:
+            scalar.append_labels(sids, p, result, oracle="x", split="train", round=0, batch=0)
+        assert scalar.path in str(err.value) and "outputs=" in str(err.value)
+    assert len(_shards(vstore)) == 1 and _shards(scalar) == []
+    # results without values (every point failed) and OracleResults carrying (N, K) values are accepted
+    nothing = OracleResult(values=np.full(4, np.nan), ok=np.zeros(4, bool), reasons=("oracle error",) * 4)
+    vstore.append_labels(ids, None, nothing, oracle="x")
+    assert vstore.read(status="failed")["reason"].to_pylist() == ["oracle error"] * 4
+    packed = OracleResult(values=-np.ones((4, 3)), ok=np.array([True, True, False, True]), reasons=("",) * 4)
+    vstore.append_labels(ids, None, packed, oracle="x")
+    assert len(vstore.arrays()) == 3 and (vstore.arrays().values == -1.0).all() and vstore.validate().ok
+
+
+def test_vector_duplicates_compaction_and_pickling(vstore: ShardStore) -> None:
+    ids, _ = _vv_points(vstore, 6)
+    vstore.append_labels(ids, None, np.arange(18.0).reshape(6, 3) - 9.0, oracle="first")
+    with pytest.raises(DuplicateLabelError, match="already have an ok label"):
+        vstore.append_labels(ids[:2], None, np.zeros((2, 3)), oracle="second")
+    vstore.append_labels(ids[:2], None, np.zeros((2, 3)), oracle="second", on_duplicate="ignore")
+    dups = vstore.duplicates()
+    assert dups["point_id"].to_pylist() == ids[:2].tolist() and dups["n_ok"].to_pylist() == [2, 2]
+    assert sorted(dups["oracles"][0].as_py()) == ["first", "second"]
+    before = vstore.read(on_duplicate="ignore")
+    arrays = vstore.arrays(on_duplicate="ignore")
+    np.testing.assert_array_equal(arrays.values[:2], 0.0)
+    np.testing.assert_array_equal(arrays.values[2:], np.arange(6.0, 18.0).reshape(4, 3) - 9.0)
+    assert vstore.summary().n_duplicates == 2 and not vstore.validate().ok
+    vstore.compact()
+    assert len(_shards(vstore)) == 1 and vstore.read(on_duplicate="ignore").equals(before)
+    clone = pickle.loads(pickle.dumps(vstore))
+    assert clone.outputs == OUTPUTS
+    np.testing.assert_array_equal(clone.arrays(on_duplicate="ignore").values, arrays.values)
+
+
+def test_failed_vector_write_leaves_no_shard(vstore: ShardStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    ids, _ = _vv_points(vstore, 5)
+
+    def crash(*args: object) -> None:
+        raise OSError("disk on fire")
+
+    monkeypatch.setattr(os, "replace", crash)
+    with pytest.raises(OSError, match="disk on fire"):
+        vstore.append_labels(ids, None, np.ones((5, 3)), oracle="x")
+    monkeypatch.undo()
+    assert len(_shards(vstore)) == 1 and not list(Path(vstore.path).glob(".tmp-*"))
+    assert len(vstore.unlabelled()) == 5 and vstore.validate().ok
+
+
+def test_shard_of_other_outputs_is_named(vstore: ShardStore, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    _vv_points(vstore, 5)
+    other = ShardStore.create(tmp_path / "other", VV_PROCESS, outputs=["a", "b", "c"])
+    scalar_vv = ShardStore.create(tmp_path / "scalar_vv", VV_PROCESS)
+    for source, match in (
+        (other, r"activeamp.outputs is \['a', 'b', 'c'\], store outputs are \['c1', 'c2', 'c3'\]"),
+        (scalar_vv, r"activeamp.outputs is None, store outputs are \['c1', 'c2', 'c3'\] \(vector store\)"),
+    ):
+        _vv_points(source, 3, seed=1)
+        shard = _shards(source)[0]
+        bad = Path(vstore.path) / shard.name
+        bad.write_bytes(shard.read_bytes())
+        with pytest.raises(ShardSchemaError, match=match) as err:
+            vstore.read()
+        assert err.value.path == str(bad)
+        with caplog.at_level(logging.WARNING, logger="activeamp.store"):
+            assert vstore.read(on_bad_shard="skip").num_rows == 5
+        assert [f for f, _ in vstore.validate().bad_shards] == [str(bad)]
+        bad.unlink()
+    # and a vector shard in a scalar store
+    shard = _shards(vstore)[0]
+    (Path(scalar_vv.path) / shard.name).write_bytes(shard.read_bytes())
+    with pytest.raises(ShardSchemaError, match=r"activeamp.outputs is \['c1', 'c2', 'c3'\], store outputs are None"):
+        scalar_vv.read()
+
+
+def test_validate_checks_vector_values(vstore: ShardStore) -> None:
+    ids, _ = _vv_points(vstore, 4)
+    vstore.append_labels(ids, None, np.ones((4, 3)), oracle="x")
+    table = vstore.records(columns=None).filter(pc.field("status") == "ok")
+    k = table.schema.get_field_index("values")
+    values = pa.array([None, [1.0, float("nan"), 2.0], [1.0, 2.0, 3.0], [1.0, 2.0, 3.0]], pa.list_(pa.float64(), 3))
+    table = table.set_column(k, table.schema.field("values"), values)
+    amp = pa.array([None, None, 5.0, None], pa.float64())
+    table = table.set_column(table.schema.get_field_index("amplitude"), table.schema.field("amplitude"), amp)
+    data = _ipc_bytes(table.replace_schema_metadata(vstore.schema.metadata))
+    (Path(vstore.path) / _shard_name(data, ts=time.time_ns())).write_bytes(data)
+    report = vstore.validate()
+    assert report.bad_shards == ()
+    text = "\n".join(report.issues)
+    assert "field 'values': 2 record(s) are ok but not 3 finite numbers" in text
+    assert "field 'amplitude': 1 record(s) carry a value in a vector store" in text

@@ -269,3 +269,154 @@ def test_resume_from_checkpoint_continues_the_run(tmp_path: Path, data: tuple[np
     # a finished stage is followed by a new one with its own epoch limit
     resumed.fit(x, a, progress=False, max_epochs=2)
     assert resumed.epoch == 8 and resumed.stage["index"] == 1
+
+
+# ---------------------------------------------------------------------------- vector targets
+VECTOR = {"hidden": [32, 32], "lr": 5e-3, "batch_size": 64, "max_epochs": 30, "patience": 1000, "seed": 1}
+
+
+def coefficients(x: np.ndarray) -> np.ndarray:
+    """Three signed outputs ``(N, 3)`` of a 3-D input: oscillating, large and positive, crossing zero linearly."""
+    return np.stack(
+        [
+            np.sin(3.0 * x[:, 0]) + 0.5 * x[:, 1],
+            1e4 * np.exp(2.0 * x[:, 0] + x[:, 2]),
+            100.0 * (x[:, 1] - 0.2 * x[:, 2]),
+        ],
+        axis=1,
+    )
+
+
+@pytest.fixture(scope="module")
+def vector_data() -> tuple[np.ndarray, np.ndarray]:
+    x = np.random.default_rng(2).uniform(-1.0, 1.0, (600, 3))
+    return x, coefficients(x)
+
+
+@pytest.fixture(scope="module")
+def vector_trained(vector_data: tuple[np.ndarray, np.ndarray]) -> Surrogate:
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # module-scoped: set up before the function-scoped single_thread fixture
+    try:
+        s = Surrogate({**VECTOR, "target_transform": "signed"})
+        s.fit(*vector_data, progress=False)
+    finally:
+        torch.set_num_threads(threads)
+    return s
+
+
+def test_vector_config_field_is_validated() -> None:
+    assert SurrogateConfig().target_transform == "log"
+    assert SurrogateConfig.from_dict({"target_transform": "signed"}).target_transform == "signed"
+    with pytest.raises(ValueError, match="target_transform: 'asinh' is not one of 'log', 'signed'"):
+        SurrogateConfig.from_dict({"target_transform": "asinh"})
+
+
+def test_vector_surrogate_learns_signed_outputs(vector_trained: Surrogate) -> None:
+    s = vector_trained
+    assert s.n_outputs == 3 and s.net.n_outputs == 3
+    xt = np.random.default_rng(3).uniform(-1.0, 1.0, (400, 3))
+    truth = coefficients(xt)
+    pred = s.predict(xt)
+    assert pred.mean.shape == pred.sigma_model.shape == pred.sigma_pred.shape == (400, 3)
+    assert pred.n_outputs == 3 and len(pred) == 400
+    # a constant predictor (the truth's mean) has an rms error of std(truth): beat it clearly, per output,
+    # in amplitude space and in the standardised space where the outputs are comparable
+    rmse = np.sqrt(np.mean((pred.mean - truth) ** 2, axis=0))
+    np.testing.assert_array_less(rmse, 0.6 * truth.std(axis=0))
+    pre_error = s.transform_targets(pred.mean) - s.transform_targets(truth)
+    np.testing.assert_array_less(np.sqrt(np.mean(pre_error**2, axis=0)), 0.4)
+    assert np.all(pred.sigma_model > 0) and np.all(pred.sigma_pred > 0)
+    np.testing.assert_array_less(np.std(t_tot(pred, truth), axis=0), 5.0)  # σ of the size of the errors
+
+
+def test_vector_prediction_shapes_and_identities(
+    vector_trained: Surrogate, vector_data: tuple[np.ndarray, np.ndarray]
+) -> None:
+    s = vector_trained
+    x, v = vector_data[0][:50], vector_data[1][:50]
+    amp = s.predict(x, n_samples=6, return_samples=True)
+    pre = s.predict(x, n_samples=6, return_samples=True, space="preprocessed")
+    for p in (amp, pre):
+        assert p.samples.shape == p.sigma_model_samples.shape == (6, 50, 3)
+        np.testing.assert_allclose(p.sigma_tot**2, p.sigma_model**2 + p.sigma_pred**2, rtol=1e-12)
+        np.testing.assert_allclose(p.sigma_pred, p.samples.std(axis=0), rtol=1e-12)
+        np.testing.assert_allclose(p.sigma_model, np.sqrt((p.sigma_model_samples**2).mean(0)), rtol=1e-12)
+    np.testing.assert_allclose(amp.samples, s.target_transform.inverse(pre.samples), rtol=1e-12)
+    np.testing.assert_allclose(s.predict(x, n_samples=6, batch_size=7).mean, amp.mean, rtol=1e-5)
+    assert s.predict_mean(x).shape == (50, 3)
+    np.testing.assert_allclose(s.predict_mean(x), s.predict_mean(x, batch_size=3), rtol=1e-5)  # float32 chunks
+    pulls = s.weight_pulls(x, v, n_samples=6)
+    np.testing.assert_allclose(pulls, t_model_weights(pre, s.transform_targets(v)), rtol=1e-12)
+    empty = s.predict(x[:0], n_samples=4, return_samples=True)
+    assert empty.mean.shape == (0, 3) and empty.samples.shape == (4, 0, 3)
+    # c_k: the "std" statistic of |v_k| on the training targets, a copy
+    scales = s.output_scales
+    np.testing.assert_allclose(scales, np.abs(vector_data[1]).std(axis=0), rtol=1e-14)
+    scales[0] = -1.0
+    assert s.output_scales[0] > 0
+
+
+def test_vector_save_load_and_shape_mismatch(
+    tmp_path: Path, vector_trained: Surrogate, vector_data: tuple[np.ndarray, np.ndarray]
+) -> None:
+    x, v = vector_data
+    s = Surrogate.load(vector_trained.save(tmp_path / "vector.pt"))
+    assert s.n_outputs == 3 and s.target_transform == vector_trained.target_transform
+    np.testing.assert_array_equal(s.output_scales, vector_trained.output_scales)
+    p1, p2 = vector_trained.predict(x[:40], return_samples=True), s.predict(x[:40], return_samples=True)
+    np.testing.assert_array_equal(p1.samples, p2.samples)
+    np.testing.assert_array_equal(p1.sigma_model_samples, p2.sigma_model_samples)
+    state = s.state_dict()
+    assert state["n_outputs"] == 3 and state["target_transform"]["kind"] == "signed"
+    with pytest.raises(ValueError, match=r"amplitudes: shape \(600,\) does not match .* expects \(N, 3\)"):
+        s.fit(x, v[:, 0], progress=False)
+    with pytest.raises(ValueError, match=r"amplitudes: shape \(600, 2\) does not match .* expects \(N, 3\)"):
+        s.fit(x, v[:, :2], progress=False)
+    with pytest.raises(ValueError, match=r"a_val: shape \(10,\) does not match"):
+        s.fit(x, v, x_val=x[:10], a_val=v[:10, 0], progress=False)
+    with pytest.raises(ValueError, match=r"amplitudes: shape \(5, 2\) does not match"):
+        s.weight_pulls(x[:5], v[:5, :2])
+    s.fit(x[:100], v[:100], progress=False, max_epochs=1)  # a warm start with the right shape continues
+    assert s.epoch == vector_trained.epoch + 1
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_one_output_as_a_column_stays_a_column(family: str, data: tuple[np.ndarray, np.ndarray]) -> None:
+    x, a = data
+    s = Surrogate({**TINY, "family": family, "target_transform": "signed"})
+    s.fit(x, a[:, None] - 2.0, progress=False)  # signed
+    assert s.n_outputs == 1 and s.output_scales.shape == (1,)
+    pred = s.predict(x[:20], n_samples=4, return_samples=True)
+    m = {"bnn": 4, "deterministic": 1, "ensemble": 3, "repulsive": 3}[family]
+    assert pred.mean.shape == pred.sigma_tot.shape == (20, 1) and pred.samples.shape == (m, 20, 1)
+    assert pred.n_outputs == 1 and s.predict_mean(x[:20]).shape == (20, 1)
+    assert s.weight_pulls(x[:20], a[:20, None] - 2.0, n_samples=4).shape == (m, 20, 1)
+
+
+def test_signed_scalar_and_log_vector_models(data: tuple[np.ndarray, np.ndarray]) -> None:
+    x, a = data
+    signed = Surrogate({**TINY, "target_transform": "signed"})
+    signed.fit(x, a - 2.0, progress=False)  # (N,) signed targets: the scalar model with the signed map
+    assert signed.n_outputs is None and signed.output_scales is None
+    assert signed.predict(x[:5]).mean.shape == (5,) and signed.predict(x[:5]).n_outputs is None
+    log = Surrogate(TINY)
+    with pytest.raises(ValueError, match="target_transform='signed'"):
+        log.fit(x, np.stack([a, a - 2.0], axis=1), progress=False)
+    log.fit(x, np.stack([a, 1e3 * a], axis=1), progress=False)  # non-negative vector targets with Eq. (15)
+    assert log.n_outputs == 2 and log.predict(x[:5]).mean.shape == (5, 2)
+    np.testing.assert_allclose(log.output_scales, [a.std(), 1e3 * a.std()], rtol=1e-12)
+
+
+def test_checkpoints_without_output_fields_load_as_scalar_log_models(
+    trained: Surrogate, data: tuple[np.ndarray, np.ndarray]
+) -> None:
+    x, _ = data
+    state = trained.state_dict()
+    assert state["n_outputs"] is None and "kind" not in state["target_transform"]
+    del state["n_outputs"]  # as written before vector models existed
+    del state["config"]["target_transform"]
+    old = Surrogate(SurrogateConfig.from_dict(state["config"]))
+    old.load_state_dict(state)
+    assert old.n_outputs is None and old.config.target_transform == "log"
+    np.testing.assert_array_equal(old.predict(x).mean, trained.predict(x).mean)

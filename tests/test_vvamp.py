@@ -20,6 +20,7 @@ from oracles.vvamp import (
     VVPhaseSpace,
     build_shim,
     default_targets,
+    invariants_from_momenta,
     invariants_from_variables,
     parse_target,
     shim_build_command,
@@ -289,3 +290,78 @@ def test_pickle_registry_and_phase_space_drive(shim: Path) -> None:
     prov = oracle.provenance()
     assert prov["name"] == "vvamp" and prov["process"] == "ud_WZ" and prov["inputs"] == ["s", "t", "ma2", "mb2"]
     assert prov["versions"]["vvamp_shim"] == str(shim.resolve())
+
+
+# ------------------------------------------------------------------------------------------ momenta as inputs
+
+
+def _boost_z(p: np.ndarray, beta: float) -> np.ndarray:
+    gamma = 1 / np.sqrt(1 - beta**2)
+    out = p.copy()
+    out[..., 0] = gamma * (p[..., 0] + beta * p[..., 3])
+    out[..., 3] = gamma * (p[..., 3] + beta * p[..., 0])
+    return out
+
+
+@pytest.mark.parametrize("name", ["uu_ZZ", "dd_ZZ", "ud_WZ", "uu_WW"])
+def test_invariants_from_momenta_inverts_vv_momenta(name: str) -> None:
+    sample = VVPhaseSpace(name).sample(5000, np.random.default_rng(3))
+    kin = sample.kinematics
+    p = sample.momenta
+    assert p.shape == (5000, 4, 4)
+    np.testing.assert_array_equal(p, vv_momenta(kin))
+    np.testing.assert_allclose(invariants_from_momenta(p), kin, rtol=1e-12)
+    # Lorentz invariant: any frame gives the same invariants (to round-off of the boosted components)
+    np.testing.assert_allclose(invariants_from_momenta(_boost_z(p, 0.7)), kin, rtol=1e-11)
+    with pytest.raises(ValueError, match=r"expected shape \(N, 4, 4\)"):
+        invariants_from_momenta(p[:, :3])
+
+
+def test_validate_kinematics_accepts_momenta() -> None:
+    sample = VVPhaseSpace("ud_WZ").sample(50, np.random.default_rng(4))
+    k = validate_kinematics(_boost_z(sample.momenta, -0.3))
+    assert k.shape == (50, 4) and k.flags.c_contiguous
+    np.testing.assert_allclose(k, sample.kinematics, rtol=1e-11)
+    assert validate_kinematics(np.empty((0, 4, 4))).shape == (0, 4)
+    p = sample.momenta[:4]
+    not_conserved = p.copy()
+    not_conserved[2, 3, 1] += 0.5
+    massive_quark = p.copy()
+    massive_quark[1, 0, 0] *= 1.01
+    massive_quark[1, 2, 0] += massive_quark[1, 0, 0] - p[1, 0, 0]
+    zero_energy = p.copy()
+    zero_energy[0, 1] = 0.0
+    spacelike = p.copy()
+    shift = spacelike[3, 2, 0] - 0.5 * np.linalg.norm(spacelike[3, 2, 1:])
+    spacelike[3, 2, 0] -= shift  # V1 spacelike, V2 takes the energy: momentum still conserved
+    spacelike[3, 3, 0] += shift
+    nan = p.copy()
+    nan[0, 2, 2] = np.nan
+    for bad, message in (
+        (not_conserved, "momentum not conserved at point 2"),
+        (massive_quark, "point 1, particle 0 .* is not massless"),
+        (zero_energy, "point 0, particle 1 has energy 0 GeV"),
+        (nan, "non-finite momenta at point 0"),
+        (p[:, :, :3], r"expected shape \(N, 4\) .* or \(N, 4, 4\)"),
+        (p.astype(np.float32), "expected dtype float64"),
+    ):
+        with pytest.raises(OracleInputError, match=message):
+            validate_kinematics(bad, what="momenta")
+    with pytest.raises(OracleInputError, match="momenta: point 3 has ma2 = -.* GeV², must be > 0"):
+        validate_kinematics(spacelike, what="momenta")
+
+
+def test_phase_space_sample_is_a_drop_in_for_the_active_loop() -> None:
+    ps = VVPhaseSpace("uu_WW")
+    a = ps.sample(20, np.random.default_rng(8), only_accepted=True)
+    b = ps.sample(20, np.random.default_rng(8), only_accepted=False)
+    np.testing.assert_array_equal(a.kinematics, b.kinematics)
+    assert a.momenta.shape == (20, 4, 4) and len(a) == 20
+    assert ps.process.name == "uu_WW" and ps.process.as_process().kinds[2:] == ("W", "W")
+
+
+def test_vvamp_oracle_takes_momenta(shim: Path, points: np.ndarray) -> None:
+    oracle = VVAmpOracle("uu_ZZ", library=str(shim), precision="quad", targets=["A1.A.0.re", "A2.B.2.im"])
+    from_momenta = oracle(vv_momenta(points[:20]))
+    np.testing.assert_allclose(from_momenta, oracle(points[:20]), rtol=1e-9)
+    assert oracle.process.name == "uu_ZZ"
