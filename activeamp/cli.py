@@ -94,8 +94,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_dataset)
 
-    p = sub.add_parser("train", help="train a precision surrogate on the labelled points of a store")
-    p.add_argument("--store", type=Path, required=True, help="labelled store directory")
+    p = sub.add_parser(
+        "train",
+        help="train a precision surrogate on the labelled points of a store",
+        description="Train a precision surrogate on the labelled points of a store. A vector store (several signed "
+        "outputs per point, e.g. VVAMP coefficients) trains one output per stored output and needs "
+        "--set surrogate.target_transform=signed.",
+    )
+    p.add_argument("--store", type=Path, required=True, help="labelled store directory (scalar or vector labels)")
     p.add_argument(
         "--out", type=Path, required=True, help="output folder: model.pt, train_config.yaml, history.json, loss.png"
     )
@@ -118,9 +124,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("evaluate", help="Δ table, metrics.json and figures of a trained surrogate on a store")
+    p = sub.add_parser(
+        "evaluate",
+        help="Δ table, metrics.json and figures of a trained surrogate on a store",
+        description="Evaluate a trained surrogate on the labelled points of a store: Δ table, metrics.json, summary "
+        "and figures. On a vector store every output is evaluated on its own (Δ_k = (A_NN,k - A_k)/rms_k) and the "
+        "figures are residuals.png, pulls_<output>.png and kin_<observable>_<output>.png.",
+    )
     p.add_argument("--model", type=Path, required=True, help="checkpoint written by `activeamp train` (OUT/model.pt)")
-    p.add_argument("--store", type=Path, required=True, help="labelled store directory (same process)")
+    p.add_argument(
+        "--store", type=Path, required=True, help="labelled store directory (same process and outputs as the model)"
+    )
     p.add_argument("--out", type=Path, required=True, help="output folder: metrics.json, summary.txt, figures")
     p.add_argument(
         "--split",
@@ -175,26 +189,44 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_label)
 
-    p = sub.add_parser("info", help="summary of a store: counts by split and status, amplitude range")
+    p = sub.add_parser(
+        "info", help="summary of a store: counts by split and status, amplitude range (vector store: per output)"
+    )
     p.add_argument("--store", type=Path, required=True, help="store directory")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("--skip-bad", action="store_true", help="skip unreadable shards with a warning instead of failing")
     p.add_argument("--validate", action="store_true", help="also check every shard and report duplicates")
     p.set_defaults(func=cmd_info)
 
-    p = sub.add_parser("export", help="export points of a store to HDF5 (/momenta (N,n,4), /amplitude (N,))")
+    p = sub.add_parser(
+        "export",
+        help="export points of a store to HDF5 (/momenta (N,n,4), /amplitude (N,); vector store: /values (N,K))",
+        description="Export points of a store to HDF5: /momenta (N,n,4) in GeV and /amplitude (N,); a vector store "
+        "writes /values (N,K) instead of /amplitude, with the attribute 'outputs' naming the K columns.",
+    )
     p.add_argument("--store", type=Path, required=True, help="store directory")
     p.add_argument("--out", type=Path, required=True, help="output .h5 file")
     p.add_argument("--split", default=None, help="only this split (default all)")
     p.set_defaults(func=cmd_export)
 
-    p = sub.add_parser("import", help="import labelled points from HDF5 or a .npy momenta/amplitude pair")
+    p = sub.add_parser(
+        "import",
+        help="import labelled points from HDF5 or a .npy momenta/amplitude pair (vector labels: /values)",
+        description="Import labelled points from HDF5 (/momenta and /amplitude, or for vector labels /values (N,K) "
+        "with the attribute 'outputs') or from a .npy pair. A new store is created for the file's process, as a "
+        "vector store when the file holds /values; a vector store takes /values whose 'outputs' match its own, or "
+        "as .npy pair a values file (N,K) with columns in the store's output order.",
+    )
     p.add_argument("--store", type=Path, required=True, help="store directory (created if missing, needs --process)")
     p.add_argument("--process", default=None, help="process of a new store (default: the file's)")
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--h5", type=Path, help="HDF5 file with /momenta and /amplitude")
+    src.add_argument("--h5", type=Path, help="HDF5 file with /momenta and /amplitude (vector labels: /values)")
     src.add_argument(
-        "--npy", type=Path, nargs=2, metavar=("MOMENTA", "AMPLITUDE"), help="momenta (N,n,4) and amplitude (N,) files"
+        "--npy",
+        type=Path,
+        nargs=2,
+        metavar=("MOMENTA", "AMPLITUDE"),
+        help="momenta (N,n,4) and amplitude (N,) files (vector store: values (N,K))",
     )
     p.add_argument(
         "--split", default="train", choices=["train", "validation", "test", "candidate"], help="split (default train)"
@@ -210,7 +242,8 @@ def build_parser() -> argparse.ArgumentParser:
 # ------------------------------------------------------------------------------------------------ commands
 
 
-def _open_or_create(path: Path, process: str | None) -> Any:
+def _open_or_create(path: Path, process: str | None, outputs: Sequence[str] | None = None) -> Any:
+    """The store at ``path``, or a new one of ``process`` (a vector store with ``outputs``)."""
     from activeamp.store import ShardStore
 
     if (path / "store.json").exists():
@@ -220,7 +253,7 @@ def _open_or_create(path: Path, process: str | None) -> Any:
         return store
     if process is None:
         raise ValueError(f"{path}: no store here yet; pass --process to create one")
-    return ShardStore.create(path, process)
+    return ShardStore.create(path, process, outputs=None if outputs is None else list(outputs))
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
@@ -267,6 +300,12 @@ def _format_summary(summary: Any) -> str:
     for split, by_status in sorted(summary.counts.items()):
         counts = ", ".join(f"{status} {n}" for status, n in sorted(by_status.items()))
         lines.append(f"  {split:<11} {counts}")
+    if summary.outputs is not None:
+        lines.append(f"  outputs: {len(summary.outputs)} per point ({', '.join(summary.outputs)})")
+        if summary.values_min is not None and summary.values_max is not None:
+            width = max(len(name) for name in summary.outputs)
+            for name, low, high in zip(summary.outputs, summary.values_min, summary.values_max, strict=True):
+                lines.append(f"  {name:<{width}} (ok points): min {low:.4g}, max {high:.4g}")
     if summary.amplitude_min is not None:
         lines.append(
             f"  amplitude (ok points): min {summary.amplitude_min:.4g}, median {summary.amplitude_median:.4g}, "
@@ -310,9 +349,11 @@ def cmd_import(args: argparse.Namespace) -> int:
     from activeamp.interchange import import_hdf5, import_npy, read_hdf5
 
     process = args.process
-    if process is None and args.h5 is not None and not (args.store / "store.json").exists():
-        process = read_hdf5(args.h5).process
-    store = _open_or_create(args.store, process)
+    outputs = None
+    if args.h5 is not None and not (args.store / "store.json").exists():
+        data = read_hdf5(args.h5, process)  # a new store takes the file's process and outputs
+        process, outputs = process or data.process, data.outputs
+    store = _open_or_create(args.store, process, outputs)
     if args.h5 is not None:
         n = import_hdf5(store, args.h5, split=args.split, skip_existing=args.skip_existing)
     else:

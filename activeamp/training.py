@@ -18,8 +18,15 @@ import yaml
 from activeamp import config as _config
 from activeamp.atomic import write_atomic
 from activeamp.boosting import BoostingSchedule, run_boosting
-from activeamp.metrics import Metrics, evaluate_prediction, write_metrics_json
-from activeamp.plots import kinematic_observables, plot_loss_history, write_report
+from activeamp.metrics import (
+    AnyMetrics,
+    Metrics,
+    VectorMetrics,
+    evaluate_prediction,
+    evaluate_vector_prediction,
+    write_metrics_json,
+)
+from activeamp.plots import kinematic_observables, observables_for, plot_loss_history, write_report, write_vector_report
 from activeamp.prediction import Prediction
 from activeamp.store import SPLITS, ShardStore
 from activeamp.surrogate import Callback, Surrogate, SurrogateConfig
@@ -30,6 +37,8 @@ __all__ = [
     "TrainConfig",
     "TrainResult",
     "TrainingData",
+    "check_compatible",
+    "check_target_transform",
     "evaluate_model",
     "format_delta_table",
     "load_train_config",
@@ -48,7 +57,7 @@ MODEL_NAME: str = "model.pt"
 _SEED_VALIDATION = 0  # stream of the run seed that carves the validation set
 _SEED_SUBSAMPLE = 1  # stream that draws the n_train subsample
 _SEED_EVALUATE = 2  # stream that draws the max_points subsample of an evaluated split
-_MAX_KEPT_SAMPLES = 2**24  # M × N beyond which evaluate_model drops the per-sample (M, N) arrays (128 MiB each)
+_MAX_KEPT_SAMPLES = 2**24  # M × N (× K) beyond which evaluate_model drops the per-sample (M, N) arrays (128 MiB each)
 
 StoreLike = ShardStore | str | os.PathLike[str]
 
@@ -186,13 +195,16 @@ class TrainingData:
     Attributes
     ----------
     ids, x, amplitude : numpy.ndarray
-        Training points: ids ``(N,)`` (object, sorted), momenta ``(N, n, 4)`` [GeV], amplitudes ``(N,)``.
+        Training points: ids ``(N,)`` (object, sorted), momenta ``(N, n, 4)`` [GeV], and the labels: amplitudes
+        ``(N,)``, or for a vector store the values ``(N, K)`` (columns as ``outputs``).
     val_ids, x_val, a_val : numpy.ndarray or None
         Validation set in the same layout, or None.
     validation_source : {"split", "carved", "none"}
         Where the validation set came from.
     n_available : int
         ``ok`` points in the training split before carving and subsampling.
+    outputs : tuple of str or None
+        Output names of a vector store (:attr:`ShardStore.outputs`); None for amplitudes.
     """
 
     ids: np.ndarray
@@ -203,6 +215,7 @@ class TrainingData:
     a_val: np.ndarray | None
     validation_source: Literal["split", "carved", "none"]
     n_available: int
+    outputs: tuple[str, ...] | None = None
 
     @property
     def n_train(self) -> int:
@@ -215,12 +228,51 @@ class TrainingData:
         return 0 if self.a_val is None else int(self.a_val.shape[0])
 
 
+def _names(outputs: Sequence[str], limit: int = 6) -> str:
+    """Output names for a message: the first ``limit``, then how many more."""
+    shown = ", ".join(outputs[:limit])
+    return shown + (f", ... ({len(outputs)} in all)" if len(outputs) > limit else "")
+
+
+def check_target_transform(
+    store: ShardStore, surrogate: SurrogateConfig, key: str = "surrogate.target_transform"
+) -> None:
+    """Refuse a target map that cannot learn the store's labels, before any training.
+
+    A vector store holds signed outputs (e.g. form-factor coefficients that cross zero); the log map of
+    Eq. (15) needs non-negative targets, so such a store needs ``target_transform="signed"``.
+
+    Parameters
+    ----------
+    store : ShardStore
+        The store trained on.
+    surrogate : SurrogateConfig
+        The surrogate settings.
+    key : str
+        The config key named in the error (``base.target_transform`` in a search config).
+
+    Raises
+    ------
+    activeamp.config.ConfigError
+        Naming ``key``, the store and its outputs.
+    """
+    outputs = store.outputs
+    if outputs is not None and surrogate.target_transform != "signed":
+        raise _config.ConfigError(
+            f"{key}: {store.path} holds {len(outputs)} signed outputs per point ({_names(outputs)}), which the "
+            f"{surrogate.target_transform!r} map cannot learn; set {key}=signed"
+        )
+
+
 def _rng(seed: int, stream: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([int(seed), stream]))
 
 
 def load_training_data(store: StoreLike, config: TrainConfig) -> TrainingData:
     """Select training and validation points of ``store`` as ``config`` says (deterministic for its seed).
+
+    The labels are the store's targets (:attr:`LabelledArrays.targets`): amplitudes ``(N,)``, or the values
+    ``(N, K)`` of a vector store.
 
     Order of operations: read the ``ok`` points of ``train_split`` (sorted by id); take the validation set
     from ``validation_split`` if it has ``ok`` points, else carve ``validation_fraction`` of the training
@@ -240,13 +292,13 @@ def load_training_data(store: StoreLike, config: TrainConfig) -> TrainingData:
             f"{store.path}: split {config.train_split!r} has {len(train)} labelled (ok) points; need at least 2 "
             "to train (label the store first: `activeamp label`)"
         )
-    ids, x, a = train.ids, train.momenta, train.amplitude
+    ids, x, a = train.ids, train.momenta, train.targets
     val_ids = x_val = a_val = None
     source: Literal["split", "carved", "none"] = "none"
     if config.validation_split is not None:
         val = store.arrays(config.validation_split)
         if len(val):
-            val_ids, x_val, a_val, source = val.ids, val.momenta, val.amplitude, "split"
+            val_ids, x_val, a_val, source = val.ids, val.momenta, val.targets, "split"
             if config.validation_split == config.test_split:
                 logger.warning(
                     "the validation split is the test split %r: test metrics are not independent", config.test_split
@@ -270,7 +322,7 @@ def load_training_data(store: StoreLike, config: TrainConfig) -> TrainingData:
         ids, x, a = ids[keep], x[keep], a[keep]
     elif config.n_train is not None and config.n_train > len(a):
         logger.warning("n_train=%d but only %d training points are available: using all", config.n_train, len(a))
-    data = TrainingData(ids, x, a, val_ids, x_val, a_val, source, len(train))
+    data = TrainingData(ids, x, a, val_ids, x_val, a_val, source, len(train), store.outputs)
     logger.info(
         "training data from %s: %d training points (of %d in %r), %d validation points (%s)",
         store.path,
@@ -358,13 +410,17 @@ def train_from_store(
 ) -> TrainResult:
     """Train a surrogate on the ``ok`` points of a store, boost it, and save model, config, history and plot.
 
+    A vector store (:attr:`ShardStore.outputs`) trains a vector model with one output per stored output; it
+    needs ``surrogate.target_transform: signed``.
+
     The surrogate is trained to convergence (one :meth:`Surrogate.fit` stage: plateau rule or
     ``surrogate.max_epochs``); then each round of ``config.boosting`` updates the multiplicities and retrains
     (:func:`activeamp.boosting.run_boosting`). Written into ``out_dir`` (created; existing files replaced):
 
     - ``model.pt``: the checkpoint (:meth:`Surrogate.save`, atomic);
     - ``train_config.yaml``: ``config`` as YAML (``TrainConfig.from_dict`` reads it back);
-    - ``history.json``: per-epoch learning curve, boosting rounds, data selection and timing;
+    - ``history.json``: per-epoch learning curve, boosting rounds, data selection (with a vector store's
+      ``outputs``) and timing;
     - ``loss.png``: the learning curve (training and validation loss);
     - ``boosting.npz``: point ids ``(N,)`` and final multiplicities ``(N,)`` (only when boosting ran).
 
@@ -390,11 +446,13 @@ def train_from_store(
     ValueError
         If the store has too few labelled training points (see :func:`load_training_data`).
     activeamp.config.ConfigError
-        For an invalid ``config`` mapping.
+        For an invalid ``config`` mapping, or a vector store (several signed outputs per point) with a
+        ``surrogate.target_transform`` other than ``"signed"`` (:func:`check_target_transform`).
     """
     if not isinstance(config, TrainConfig):
         config = TrainConfig.from_dict(config)
     store = open_store(store)
+    check_target_transform(store, config.surrogate)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     data = load_training_data(store, config)
@@ -411,6 +469,17 @@ def train_from_store(
         rounds, multiplicities = result.history, result.multiplicities
     seconds = time.perf_counter() - t0
     logger.info("trained %r on %d points in %.1f s (%d epochs)", surrogate, data.n_train, seconds, surrogate.epoch)
+    selection: dict[str, Any] = {
+        "store": store.path,
+        "process": store.process.name,
+        "train_split": config.train_split,
+        "n_available": data.n_available,
+        "n_train": data.n_train,
+        "n_validation": data.n_validation,
+        "validation_source": data.validation_source,
+    }
+    if data.outputs is not None:
+        selection["outputs"] = list(data.outputs)
 
     model_path = surrogate.save(out / MODEL_NAME)
     write_atomic(out / "train_config.yaml", yaml.safe_dump(config.to_dict(), sort_keys=False))
@@ -420,15 +489,7 @@ def train_from_store(
             "schema": HISTORY_SCHEMA,
             "epochs": surrogate.history,
             "boosting": list(rounds),
-            "data": {
-                "store": store.path,
-                "process": store.process.name,
-                "train_split": config.train_split,
-                "n_available": data.n_available,
-                "n_train": data.n_train,
-                "n_validation": data.n_validation,
-                "validation_source": data.validation_source,
-            },
+            "data": selection,
             "n_parameters": surrogate.n_parameters,
             "seconds": seconds,
         },
@@ -461,13 +522,34 @@ def _load_surrogate(model: Surrogate | str | os.PathLike[str]) -> Surrogate:
     return surrogate
 
 
-def _check_compatible(surrogate: Surrogate, store: ShardStore) -> None:
-    """A clear error when the model was trained on another process than the store holds."""
+def check_compatible(surrogate: Surrogate, store: ShardStore) -> None:
+    """A clear error when a trained model cannot be evaluated on a store's labels.
+
+    The model's inputs must fit the store's process (number of particles), and its outputs the store's
+    labels: a scalar model (``n_outputs`` None) a scalar store, a model with K outputs a vector store with K
+    outputs (:attr:`Surrogate.n_outputs`, :attr:`ShardStore.n_outputs`).
+
+    Raises
+    ------
+    ValueError
+        Naming the store, the process or both numbers of outputs.
+    """
     probe = np.zeros((1, *store.process.momentum_shape))
     try:
         surrogate.transform_inputs(probe)
     except ValueError as err:
         raise ValueError(f"{store.path}: the model does not fit process {store.process.name}: {err}") from None
+    if surrogate.n_outputs != (None if store.outputs is None else len(store.outputs)):
+        model = "one output (a scalar model)" if surrogate.n_outputs is None else f"{surrogate.n_outputs} outputs"
+        held = (
+            "scalar amplitudes (one output per point)"
+            if store.outputs is None
+            else f"{len(store.outputs)} outputs per point ({_names(store.outputs)})"
+        )
+        raise ValueError(
+            f"{store.path}: the model has {model} but the store holds {held}; "
+            "evaluate a model trained on a store with the same outputs"
+        )
 
 
 def _effective_samples(surrogate: Surrogate, n_samples: int) -> int:
@@ -483,47 +565,78 @@ def _select(n: int, max_points: int | None, seed: int) -> np.ndarray | None:
     return np.sort(_rng(seed, _SEED_EVALUATE).permutation(n)[:max_points])
 
 
-def format_delta_table(metrics_by_set: Mapping[str, Metrics]) -> str:
+def _delta_cell(stats: Any) -> str:
+    if stats.count == 0 or not math.isfinite(stats.half_width_68):
+        return "-"
+    return f"{stats.half_width_68:.3e} ({stats.median:+.1e})"
+
+
+def _delta_cells(m: Metrics) -> tuple[str, ...]:
+    """N, the three Δ cells and the std of t_tot of one scalar record."""
+    return (
+        str(m.count),
+        _delta_cell(m.delta_all),
+        _delta_cell(m.delta_top1),
+        _delta_cell(m.delta_top01),
+        f"{m.pull_tot.std:.2f}" if math.isfinite(m.pull_tot.std) else "-",
+    )
+
+
+def _aligned(rows: Sequence[Sequence[str]], left: int) -> list[str]:
+    """Rows as text: the first ``left`` columns left-aligned, the others right-aligned."""
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return [
+        "  ".join(c.ljust(w) if i < left else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True)))
+        for r in rows
+    ]
+
+
+def format_delta_table(metrics_by_set: Mapping[str, AnyMetrics]) -> str:
     """Plain-text table of the 68 % half-width of Δ = A_NN/A_true − 1 (all, top 1 %, top 0.1 %) per set.
 
     Each cell is ``half-width (median)``: the precision and the bias of Δ; the top subsets are the
     points with the largest true amplitudes. A last column gives the standard deviation of the total
     pull t_tot (1 for a calibrated σ_tot).
 
+    Vector metrics (:class:`activeamp.metrics.VectorMetrics`) get one row per set and output, with an
+    ``output`` column; Δ is then the normalised residual Δ_k = (⟨A⟩_k − A_k)/rms_k and the top subsets are
+    the points with the largest |A_k|. A last line per set names its worst output (the set's precision).
+
     Parameters
     ----------
     metrics_by_set : mapping
-        Set name → :class:`activeamp.metrics.Metrics`.
+        Set name → :class:`activeamp.metrics.Metrics` or :class:`activeamp.metrics.VectorMetrics`.
 
     Returns
     -------
     str
         The table, lines separated by ``\\n``, without trailing newline.
     """
+    if not any(isinstance(m, VectorMetrics) for m in metrics_by_set.values()):
+        header = ("set", "N", "all", "top 1%", "top 0.1%", "std t_tot")
+        rows = [(name, *_delta_cells(m)) for name, m in metrics_by_set.items()]
+        lines = ["68% half-width of Delta = A_NN/A_true - 1 (median in brackets)"]
+        return "\n".join(lines + _aligned([header, *rows], left=1))
 
-    def cell(stats: Any) -> str:
-        if stats.count == 0 or not math.isfinite(stats.half_width_68):
-            return "-"
-        return f"{stats.half_width_68:.3e} ({stats.median:+.1e})"
-
-    header = ("set", "N", "all", "top 1%", "top 0.1%", "std t_tot")
-    rows = [
-        (
-            name,
-            str(m.count),
-            cell(m.delta_all),
-            cell(m.delta_top1),
-            cell(m.delta_top01),
-            f"{m.pull_tot.std:.2f}" if math.isfinite(m.pull_tot.std) else "-",
-        )
-        for name, m in metrics_by_set.items()
-    ]
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    lines = ["68% half-width of Delta = A_NN/A_true - 1 (median in brackets)"]
-    for r in [header, *rows]:
-        lines.append(
-            "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True)))
-        )
+    header = ("set", "output", "N", "all", "top 1%", "top 0.1%", "std t_tot")
+    rows = []
+    worst = []
+    for name, m in metrics_by_set.items():
+        if isinstance(m, VectorMetrics):
+            rows.extend((name, output, *_delta_cells(m.per_output[output])) for output in m.names)
+            widths = {o: m.per_output[o].precision for o in m.names if math.isfinite(m.per_output[o].precision)}
+            if widths:
+                output = max(widths, key=widths.__getitem__)
+                worst.append(f"{name} {widths[output]:.3e} ({output})")
+        else:
+            rows.append((name, "-", *_delta_cells(m)))
+    scalar = (
+        "; scalar sets: Delta = A_NN/A_true - 1" if any(isinstance(m, Metrics) for m in metrics_by_set.values()) else ""
+    )
+    lines = [f"68% half-width of Delta_k = (A_NN,k - A_k)/rms_k per output k (median in brackets{scalar})"]
+    lines += _aligned([header, *rows], left=2)
+    if worst:
+        lines.append("worst output: " + ", ".join(worst))
     return "\n".join(lines)
 
 
@@ -538,7 +651,7 @@ def evaluate_model(
     seed: int | None = None,
     plots: bool = True,
     report_split: str | None = None,
-) -> dict[str, Metrics]:
+) -> dict[str, AnyMetrics]:
     """Predict the ``ok`` points of some splits with uncertainties; write metrics, figures and a summary.
 
     Written into ``out_dir`` (created):
@@ -549,6 +662,13 @@ def evaluate_model(
     - with ``plots``: the figures of :func:`activeamp.plots.write_report` for ``report_split``: ``delta.png``,
       ``delta_log.png`` (the ``train`` split overlaid when evaluated), ``pulls.png``, ``kin_<observable>.png``
       (amplitude-weighted pT, η, ΔR with σ_h,model / σ_h,pred bands) and ``loss.png`` (the model's history).
+
+    A vector store (several signed outputs per point, :attr:`ShardStore.outputs`) is evaluated output by
+    output (:func:`activeamp.metrics.evaluate_vector_prediction`: Δ_k is the normalised residual
+    (⟨A⟩_k − A_k)/rms_k): ``metrics.json`` holds :class:`activeamp.metrics.VectorMetrics` (``per_output``),
+    ``summary.txt`` a row per split and output, and the figures are those of
+    :func:`activeamp.plots.write_vector_report` for ``report_split``: ``residuals.png``, ``pulls_<output>.png``,
+    ``kin_<observable>_<output>.png`` and ``loss.png``.
 
     Parameters
     ----------
@@ -574,12 +694,14 @@ def evaluate_model(
     Returns
     -------
     dict
-        Split name → :class:`activeamp.metrics.Metrics`, in the order of ``splits``.
+        Split name → :class:`activeamp.metrics.Metrics` (:class:`activeamp.metrics.VectorMetrics` for a vector
+        store), in the order of ``splits``.
 
     Raises
     ------
     ValueError
-        For an empty split, a model of another process, or bad arguments (the message names them).
+        For an empty split, a model of another process or with other outputs than the store
+        (:func:`check_compatible`), or bad arguments (the message names them).
     """
     splits = list(dict.fromkeys(splits))
     if not splits:
@@ -597,11 +719,12 @@ def evaluate_model(
         raise ValueError(f"report_split: {report_split!r} is not among the evaluated splits {splits}")
     surrogate = _load_surrogate(model)
     store = open_store(store)
-    _check_compatible(surrogate, store)
+    check_compatible(surrogate, store)
+    outputs = store.outputs
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
 
-    metrics: dict[str, Metrics] = {}
+    metrics: dict[str, AnyMetrics] = {}
     kept: dict[str, tuple[Prediction, np.ndarray, np.ndarray]] = {}
     sizes: dict[str, dict[str, int]] = {}
     timing: dict[str, float] = {}
@@ -611,23 +734,27 @@ def evaluate_model(
             raise ValueError(f"{store.path}: split {split!r} has no labelled (ok) points to evaluate")
         sel = _select(len(arrays), max_points, 0 if seed is None else seed)
         x = arrays.momenta if sel is None else arrays.momenta[sel]
-        a = arrays.amplitude if sel is None else arrays.amplitude[sel]
+        a = arrays.targets if sel is None else arrays.targets[sel]
         m = _effective_samples(surrogate, n_samples)
-        with_samples = m * len(a) <= _MAX_KEPT_SAMPLES
+        with_samples = m * a.size <= _MAX_KEPT_SAMPLES  # a.size: N, or N × K for a vector store
         if not with_samples:
             logger.info("%s: %d points × %d samples: per-sample arrays dropped (no Eq. 17 pull)", split, len(a), m)
         t0 = time.perf_counter()
         pred = surrogate.predict(x, n_samples, return_samples=with_samples, seed=seed)
         timing[split] = time.perf_counter() - t0
-        metrics[split] = evaluate_prediction(pred, a)
+        if outputs is None:
+            metrics[split] = evaluate_prediction(pred, a)
+        else:
+            metrics[split] = evaluate_vector_prediction(pred, a, outputs)
         sizes[split] = {"n_points": int(len(a)), "n_available": int(len(arrays))}
-        if split in (report_split, "train"):
+        if split == report_split or (split == "train" and outputs is None):  # the train overlay is scalar only
             kept[split] = (pred, a, x)
         logger.info(
-            "%s: %d points, 68%% half-width of Δ = %.3g (prediction %.2f s)",
+            "%s: %d points, 68%% half-width of Δ = %.3g%s (prediction %.2f s)",
             split,
             len(a),
             metrics[split].precision,
+            "" if outputs is None else " (worst output)",
             timing[split],
         )
 
@@ -643,6 +770,8 @@ def evaluate_model(
         "surrogate": surrogate.config.to_dict(),
         "epochs": surrogate.epoch,
     }
+    if outputs is not None:
+        extra["outputs"] = list(outputs)
     write_metrics_json(out / "metrics.json", metrics, extra)
     summary = [
         f"model: {extra['model'] or repr(surrogate)}",
@@ -652,15 +781,24 @@ def evaluate_model(
         "",
         "pulls and coverage of sigma_tot:",
     ]
-    for name, m in metrics.items():
-        cover = ", ".join(f"{c.k:g} sigma {c.observed:.3f} (Gaussian {c.expected:.3f})" for c in m.coverage)
-        summary.append(
-            f"  {name}: t_model std {m.pull_model.std:.2f}, t_pred std {m.pull_pred.std:.2f}, "
-            f"t_tot std {m.pull_tot.std:.2f}; coverage {cover}"
+    for name, record in metrics.items():
+        parts = (
+            [(f"{name}/{o}", record.per_output[o]) for o in record.names]
+            if isinstance(record, VectorMetrics)
+            else [(name, record)]
         )
+        for label, m in parts:
+            cover = ", ".join(f"{c.k:g} sigma {c.observed:.3f} (Gaussian {c.expected:.3f})" for c in m.coverage)
+            summary.append(
+                f"  {label}: t_model std {m.pull_model.std:.2f}, t_pred std {m.pull_pred.std:.2f}, "
+                f"t_tot std {m.pull_tot.std:.2f}; coverage {cover}"
+            )
     write_atomic(out / "summary.txt", "\n".join(summary) + "\n")
 
-    if plots:
+    if plots and outputs is not None:
+        pred, a, x = kept[report_split]
+        write_vector_report(out, pred, a, outputs, observables_for(x, store.process), surrogate.history or None)
+    elif plots:
         pred, a, x = kept[report_split]
         train = None
         if "train" in kept and report_split != "train":

@@ -26,7 +26,14 @@ from ray import tune
 
 from activeamp import config as _config
 from activeamp.cluster import connect, has_gpus
-from activeamp.metrics import evaluate_prediction, validate_truth
+from activeamp.metrics import (
+    AnyMetrics,
+    VectorMetrics,
+    evaluate_prediction,
+    evaluate_vector_prediction,
+    normalised_residual,
+    validate_truth,
+)
 from activeamp.store import ShardStore
 from activeamp.surrogate import Surrogate, SurrogateConfig
 
@@ -55,12 +62,15 @@ __all__ = [
     "run_search",
     "train_trial",
     "trial_dirname",
+    "validation_metrics",
 ]
 
 logger = logging.getLogger(__name__)
 
 #: Objectives a search can minimise: validation NLL (preprocessed space, Eq. 14 without the regulariser),
 #: 68 % half-width of Δ = A_NN/A_true − 1 on the validation split, the same for its top 1 % by amplitude.
+#: On a vector store (several signed outputs per point) Δ is the normalised residual Δ_k = (⟨A⟩_k − A_k)/rms_k
+#: and both Δ objectives are those of the worst output (:attr:`activeamp.metrics.VectorMetrics.precision`).
 METRICS: tuple[str, ...] = ("val_nll", "val_delta68", "val_top1")
 
 #: Distribution names of the ``space`` section; arguments and bounds as in :mod:`ray.tune`
@@ -393,7 +403,8 @@ class SearchConfig:
         Trials running at once (0: as many as the cluster's resources allow).
     metric : {"val_nll", "val_delta68", "val_top1"}
         Objective, minimised: validation NLL, 68 % half-width of Δ on the validation split, or the same for
-        its top 1 % by true amplitude.
+        its top 1 % by true amplitude. On a vector store: the worst output's 68 % half-width of the
+        normalised residual Δ_k = (⟨A⟩_k − A_k)/rms_k, or of its top 1 % by |A_k| (see :data:`METRICS`).
     epochs : int
         Epoch limit of a trial (ASHA's ``max_t``); the plateau rule of ``base`` may stop a trial earlier.
     eval_every : int
@@ -540,11 +551,15 @@ class SearchData:
     Attributes
     ----------
     x, amplitude : numpy.ndarray
-        Training momenta ``(N, n, 4)`` [GeV] and amplitudes ``(N,)``.
+        Training momenta ``(N, n, 4)`` [GeV] and labels: amplitudes ``(N,)``, or for a vector store the values
+        ``(N, K)`` (columns as ``outputs``).
     x_val, a_val : numpy.ndarray
-        Validation momenta ``(M, n, 4)`` and amplitudes ``(M,)``: the objective's points.
+        Validation momenta ``(M, n, 4)`` and labels ``(M,)`` / ``(M, K)``: the objective's points.
     fingerprint : dict
-        Point counts and a SHA-256 of the ids and amplitudes of both splits (checked on resume).
+        Point counts and a SHA-256 of the ids and labels (amplitudes, or a vector store's values) of both
+        splits, plus a vector store's ``outputs`` (checked on resume).
+    outputs : tuple of str or None
+        Output names of a vector store; None for amplitudes.
     """
 
     x: np.ndarray
@@ -552,23 +567,56 @@ class SearchData:
     x_val: np.ndarray
     a_val: np.ndarray
     fingerprint: dict[str, Any]
+    outputs: tuple[str, ...] | None = None
 
     def arrays(self) -> dict[str, np.ndarray]:
         """The four arrays by name (what the trainable receives)."""
         return {"x": self.x, "amplitude": self.amplitude, "x_val": self.x_val, "a_val": self.a_val}
 
 
+def _check_target_transform(store: ShardStore, config: SearchConfig) -> None:
+    """A vector store's signed outputs need ``target_transform: signed`` in ``base`` and in every trial."""
+    outputs = store.outputs
+    if outputs is None:
+        return
+    names = ", ".join(outputs[:6]) + (f", ... ({len(outputs)} in all)" if len(outputs) > 6 else "")
+    held = f"{config.store} holds {len(outputs)} signed outputs per point ({names})"
+    space = config.search_space()
+    sampled = next((d for d in space.dimensions if d.key == "target_transform"), None)
+    if sampled is not None:
+        bad = sorted({str(v) for v in sampled.extremes()} - {"signed"})
+        if bad:
+            raise _config.ConfigError(
+                f"space.target_transform: {held}, which the {', '.join(map(repr, bad))} map cannot learn; "
+                "search only target_transform=signed (or drop it from the space and set base.target_transform=signed)"
+            )
+    elif config.base.target_transform != "signed":
+        raise _config.ConfigError(
+            f"base.target_transform: {held}, which the {config.base.target_transform!r} map cannot learn; "
+            "set base.target_transform=signed"
+        )
+
+
 def load_search_data(config: SearchConfig) -> SearchData:
     """Read the ``ok`` points of the train and validation splits of ``config.store``.
+
+    A vector store (several signed outputs per point) gives its values ``(N, K)`` as labels; the surrogate
+    must then use the signed target map.
 
     Raises
     ------
     activeamp.store.StoreError
         If the store is missing or unreadable.
+    activeamp.config.ConfigError
+        A vector store with ``base.target_transform`` (or a sampled ``space.target_transform``) other than
+        ``"signed"``.
     TuningError
-        If a split has no labelled points, or validation amplitudes are zero or not finite (Δ is undefined).
+        If a split has no labelled points, or validation amplitudes are zero or not finite (Δ is undefined);
+        for a vector store, validation values that are not finite or an output that is zero at every point.
     """
     store = ShardStore.open(config.store)
+    _check_target_transform(store, config)
+    outputs = store.outputs
     digest = hashlib.sha256()
     parts = {}
     for role, split in (("train", config.train_split), ("validation", config.validation_split)):
@@ -579,37 +627,80 @@ def load_search_data(config: SearchConfig) -> SearchData:
                 "a training and a validation split (e.g. `activeamp dataset --set n_validation=2000`)"
             )
         if role == "validation":
+            where = f"{config.store}: split {split!r} (the objective's points)"
             try:
-                validate_truth(arrays.amplitude, f"{config.store}: split {split!r} (the objective's points)")
+                if outputs is None:
+                    validate_truth(arrays.amplitude, where)
+                else:
+                    normalised_residual(arrays.targets, arrays.targets)  # finite, no output zero everywhere
             except ValueError as err:
-                raise TuningError(str(err)) from None
+                raise TuningError(str(err) if outputs is None else f"{where}: {err}") from None
         digest.update("\n".join(arrays.ids.tolist()).encode())
-        digest.update(np.ascontiguousarray(arrays.amplitude).tobytes())
+        digest.update(np.ascontiguousarray(arrays.targets).tobytes())
         parts[role] = arrays
-    fingerprint = {
+    fingerprint: dict[str, Any] = {
         "store": config.store,
         "n_train": len(parts["train"]),
         "n_validation": len(parts["validation"]),
         "sha256": digest.hexdigest(),
     }
+    if outputs is not None:
+        fingerprint["outputs"] = list(outputs)
     logger.info(
         "search data: %d training and %d validation points from %s", *list(fingerprint.values())[1:3], config.store
     )
     return SearchData(
         parts["train"].momenta,
-        parts["train"].amplitude,
+        parts["train"].targets,
         parts["validation"].momenta,
-        parts["validation"].amplitude,
+        parts["validation"].targets,
         fingerprint,
+        outputs,
     )
 
 
 # ------------------------------------------------------------------------------------------------ trainable
 
 
-def _validation_metrics(surrogate: Surrogate, x_val: np.ndarray, a_val: np.ndarray) -> dict[str, float]:
-    metrics = evaluate_prediction(surrogate.predict(x_val), a_val)
-    return {"val_delta68": float(metrics.precision), "val_top1": float(metrics.delta_top1.half_width_68)}
+def _top1(metrics: AnyMetrics) -> float:
+    """68 % half-width of Δ for the top 1 %; for vector metrics the worst output's (NaN if none has one)."""
+    if not isinstance(metrics, VectorMetrics):
+        return float(metrics.delta_top1.half_width_68)
+    widths = [metrics.per_output[n].delta_top1.half_width_68 for n in metrics.names]
+    finite = [w for w in widths if not math.isnan(w)]
+    return float(max(finite)) if finite else math.nan
+
+
+def validation_metrics(
+    surrogate: Surrogate, x_val: np.ndarray, a_val: np.ndarray, outputs: Sequence[str] | None = None
+) -> dict[str, float]:
+    """The Δ objectives of a trained surrogate on the validation points: ``val_delta68`` and ``val_top1``.
+
+    Parameters
+    ----------
+    surrogate : Surrogate
+        Trained (scalar or vector) surrogate.
+    x_val : numpy.ndarray
+        Shape ``(M, n, 4)`` momenta [GeV].
+    a_val : numpy.ndarray
+        Shape ``(M,)`` amplitudes, or ``(M, K)`` values of a vector store.
+    outputs : sequence of str, optional
+        Names of the K outputs (default ``y0 … y{K-1}``); ignored for amplitudes.
+
+    Returns
+    -------
+    dict
+        Scalar: the 68 % half-width of Δ = A_NN/A_true − 1 and of its top 1 % by amplitude. Vector: the
+        worst output's 68 % half-width of the normalised residual Δ_k (:attr:`VectorMetrics.precision`) and
+        the worst output's top-1 % half-width (top 1 % by |A_k|).
+    """
+    pred = surrogate.predict(x_val)
+    if np.ndim(a_val) == 1:
+        metrics: AnyMetrics = evaluate_prediction(pred, a_val)
+    else:
+        names = list(outputs) if outputs is not None else [f"y{k}" for k in range(np.shape(a_val)[1])]
+        metrics = evaluate_vector_prediction(pred, a_val, names)
+    return {"val_delta68": float(metrics.precision), "val_top1": _top1(metrics)}
 
 
 def train_trial(config: dict[str, Any], settings: dict[str, Any], data: dict[str, np.ndarray]) -> None:
@@ -627,9 +718,11 @@ def train_trial(config: dict[str, Any], settings: dict[str, Any], data: dict[str
     config : dict
         The trial's sampled values (see :meth:`SearchSpace.param_space`).
     settings : dict
-        ``base`` (surrogate dict), ``space``, ``epochs``, ``eval_every``, ``checkpoint_every``, ``trial_cpus``.
+        ``base`` (surrogate dict), ``space``, ``epochs``, ``eval_every``, ``checkpoint_every``, ``trial_cpus``,
+        and for a vector store ``outputs`` (the output names; optional).
     data : dict
-        Arrays ``x`` ``(N, n, 4)``, ``amplitude`` ``(N,)``, ``x_val``, ``a_val`` (see :class:`SearchData`).
+        Arrays ``x`` ``(N, n, 4)``, ``amplitude`` ``(N,)`` or ``(N, K)``, ``x_val``, ``a_val`` (see
+        :class:`SearchData`).
     """
     torch.set_num_threads(max(1, int(settings["trial_cpus"])))
     base = SurrogateConfig.from_dict(settings["base"])
@@ -652,7 +745,7 @@ def train_trial(config: dict[str, Any], settings: dict[str, Any], data: dict[str
     def report(epoch: int, metrics: dict[str, Any]) -> None:
         last = epoch >= epochs or bool(metrics["converged"])
         if not last_eval or epoch == 1 or epoch % settings["eval_every"] == 0 or last:
-            last_eval.update(_validation_metrics(surrogate, x_val, a_val))
+            last_eval.update(validation_metrics(surrogate, x_val, a_val, settings.get("outputs")))
         result = {
             "epoch": epoch,
             "train_loss": metrics["train_loss"],
@@ -1049,6 +1142,8 @@ def run_search(config: SearchConfig, *, resume: bool = False, data: SearchData |
             "checkpoint_every": config.checkpoint_every,
             "trial_cpus": config.trial_cpus,
         }
+        if data.outputs is not None:
+            settings["outputs"] = list(data.outputs)
         trainable = tune.with_resources(
             tune.with_parameters(train_trial, settings=settings, data=data.arrays()), resources
         )

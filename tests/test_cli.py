@@ -151,3 +151,86 @@ def test_train_and_evaluate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
         capsys, "train", "--store", str(data / "store"), "--out", str(model_dir), "--set", "surrogate.lrr=1"
     )
     assert code == 2 and "surrogate.lrr" in err
+
+
+VECTOR_DATA = (
+    "--set",
+    "phasespace.process=uu_ZZ",
+    "--set",
+    "oracle.name=mock_vv",
+    "--set",
+    "oracle.options.n_outputs=2",
+)
+
+
+def test_info_export_import_of_a_vector_store(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = tmp_path / "data"
+    code, out, _ = run(
+        capsys,
+        "dataset",
+        "--out",
+        str(data),
+        "--no-progress",
+        *VECTOR_DATA,
+        "--set",
+        "n_train=150",
+        "--set",
+        "n_test=50",
+    )
+    assert code == 0 and "oracle mock_vv" in out
+    code, out, _ = run(capsys, "info", "--store", str(data / "store"), "--json")
+    summary = json.loads(out)
+    assert summary["outputs"] == ["c1", "c2"] and summary["amplitude_min"] is None
+    low, high = summary["values_min"], summary["values_max"]
+    assert len(low) == 2 and low[1] < 0 < high[1]  # signed outputs
+    code, out, _ = run(capsys, "info", "--store", str(data / "store"))
+    lines = out.splitlines()
+    assert code == 0 and "  outputs: 2 per point (c1, c2)" in lines and "amplitude" not in out
+    assert f"  c1 (ok points): min {low[0]:.4g}, max {high[0]:.4g}" in lines
+    assert f"  c2 (ok points): min {low[1]:.4g}, max {high[1]:.4g}" in lines
+    h5 = str(tmp_path / "vv.h5")
+    code, out, _ = run(capsys, "export", "--store", str(data / "store"), "--out", h5)
+    assert code == 0 and "exported 200 points" in out
+    code, out, _ = run(capsys, "import", "--store", str(tmp_path / "copy"), "--h5", h5)  # a new vector store
+    assert code == 0 and "imported 200 points" in out
+    code, out, _ = run(capsys, "info", "--store", str(tmp_path / "copy"), "--json")
+    assert json.loads(out)["values_max"] == high
+
+
+def test_train_and_evaluate_a_vector_store(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = tmp_path / "data"
+    code, _, _ = run(
+        capsys, "dataset", "--out", str(data), "--no-progress", *VECTOR_DATA, "--set", "n_train=200",
+        "--set", "n_test=60",
+    )  # fmt: skip
+    assert code == 0
+    store, model_dir = str(data / "store"), tmp_path / "model"
+    small = ("--set", "surrogate.max_epochs=3", "--set", "surrogate.hidden=[8, 8]", "--set", "validation_fraction=0.2")
+    code, _, err = run(capsys, "train", "--store", store, "--out", str(model_dir), "--no-progress", *small)
+    assert code == 2 and "surrogate.target_transform: " in err and "(c1, c2)" in err and err.count("\n") == 1
+    code, out, _ = run(
+        capsys, "train", "--store", store, "--out", str(model_dir), "--no-progress", *small,
+        "--set", "surrogate.target_transform=signed", "--evaluate",
+    )  # fmt: skip
+    assert code == 0 and "trained on 160 points (40 validation)" in out
+    assert "worst output: train" in out and (model_dir / "eval" / "residuals.png").exists()
+    code, out, _ = run(
+        capsys, "evaluate", "--model", str(model_dir / "model.pt"), "--store", store, "--out", str(tmp_path / "eval"),
+        "-M", "5", "--split", "test",
+    )  # fmt: skip
+    lines = out.splitlines()
+    assert code == 0 and lines[1].split()[:3] == ["set", "output", "N"]
+    assert lines[2].split()[:3] == ["test", "c1", "60"] and lines[3].split()[:3] == ["test", "c2", "60"]
+    doc = json.loads((tmp_path / "eval" / "metrics.json").read_text())
+    assert set(doc["sets"]["test"]["per_output"]) == {"c1", "c2"}
+    assert (tmp_path / "eval" / "pulls_c2.png").exists() and (tmp_path / "eval" / "kin_sqrt_s_c1.png").exists()
+    code, _, _ = run(
+        capsys, "dataset", "--out", str(tmp_path / "gg"), "--no-progress", "--set", "oracle.name=mock",
+        "--set", "phasespace.process=gg_yy", "--set", "n_train=0", "--set", "n_test=20",
+    )  # fmt: skip
+    assert code == 0  # a scalar store with the momentum shape of uu_ZZ
+    code, _, err = run(
+        capsys, "evaluate", "--model", str(model_dir / "model.pt"), "--store", str(tmp_path / "gg" / "store"),
+        "--out", str(tmp_path / "e2"), "--split", "test",
+    )  # fmt: skip
+    assert code == 2 and "the model has 2 outputs but the store holds scalar amplitudes" in err

@@ -14,7 +14,7 @@ import yaml
 from activeamp.boosting import BoostingSchedule
 from activeamp.config import ConfigError, from_dict
 from activeamp.dataset import DatasetConfig, build_dataset
-from activeamp.metrics import TOP_FRACTIONS, Metrics, read_metrics_json
+from activeamp.metrics import TOP_FRACTIONS, Metrics, VectorMetrics, read_metrics_json
 from activeamp.store import ShardStore
 from activeamp.surrogate import Surrogate, SurrogateConfig
 from activeamp.training import (
@@ -228,3 +228,118 @@ def test_format_delta_table_lists_every_set(trained: tuple, store: ShardStore, t
     lines = table.splitlines()
     assert lines[1].split()[:3] == ["set", "N", "all"] and lines[2].startswith("train") and lines[3].startswith("test")
     assert f"{metrics['test'].delta_top01.half_width_68:.3e}" in lines[3]
+
+
+# ---------------------------------------------------------------------------- vector stores
+VECTOR_SURROGATE = {**TINY, "target_transform": "signed", "sigma_a": "median", "batch_size": 64}
+
+
+@pytest.fixture(scope="module")
+def vector_store(tmp_path_factory: pytest.TempPathFactory) -> ShardStore:
+    """q q̄ → Z Z with 3 signed outputs per point (the analytic VV mock): 300 train, 60 validation, 100 test."""
+    data = {
+        "phasespace": {"process": "uu_ZZ"},
+        "oracle": {"name": "mock_vv", "options": {"n_outputs": 3}},
+        "n_train": 300,
+        "n_validation": 60,
+        "n_test": 100,
+        "seed": 5,
+    }
+    s, report = build_dataset(from_dict(DatasetConfig, data), tmp_path_factory.mktemp("vv") / "store", progress=False)
+    assert report.n_ok == 460 and s.outputs == ("c1", "c2", "c3")
+    return s
+
+
+@pytest.fixture(scope="module")
+def vector_trained(vector_store: ShardStore, tmp_path_factory: pytest.TempPathFactory) -> tuple[object, Path]:
+    out = tmp_path_factory.mktemp("vv-train")
+    config = {"surrogate": VECTOR_SURROGATE, "boosting": {"steps": ["loss", "performance"], "max_epochs": 1}}
+    return train_from_store(vector_store, config, out, progress=False), out
+
+
+def test_vector_store_needs_the_signed_target_map_before_training(vector_store: ShardStore, tmp_path: Path) -> None:
+    with pytest.raises(
+        ConfigError, match=r"^surrogate\.target_transform: .* holds 3 signed outputs per point \(c1, c2, c3\)"
+    ):
+        train_from_store(vector_store, {"surrogate": TINY}, tmp_path / "out", progress=False)
+    assert not (tmp_path / "out").exists()  # refused before anything was written
+
+
+def test_vector_training_data_are_the_stored_values(vector_store: ShardStore) -> None:
+    data = load_training_data(vector_store, TrainConfig(validation_fraction=0.2))
+    assert data.outputs == ("c1", "c2", "c3") and data.validation_source == "split"
+    assert data.amplitude.shape == (300, 3) and data.a_val is not None and data.a_val.shape == (60, 3)
+    np.testing.assert_array_equal(data.amplitude, vector_store.arrays("train").values)
+    assert (data.amplitude < 0).any()  # signed labels
+    carved = load_training_data(vector_store, TrainConfig(validation_split=None, validation_fraction=0.2, n_train=100))
+    assert carved.amplitude.shape == (100, 3) and carved.a_val is not None and carved.a_val.shape == (60, 3)
+
+
+def test_vector_model_trains_boosts_and_saves(vector_trained: tuple) -> None:
+    result, out = vector_trained
+    assert result.surrogate.n_outputs == 3 and Surrogate.load(result.model_path).n_outputs == 3
+    assert [r["kind"] for r in result.boosting] == ["loss", "performance"] and result.epochs == 6
+    assert result.multiplicities is not None and result.multiplicities.shape == (300,)
+    history = json.loads((out / "history.json").read_text())
+    assert history["data"]["outputs"] == ["c1", "c2", "c3"] and history["data"]["validation_source"] == "split"
+
+
+def test_vector_evaluation_writes_per_output_metrics_plots_and_summary(
+    vector_trained: tuple, vector_store: ShardStore, tmp_path: Path
+) -> None:
+    result, _ = vector_trained
+    metrics = evaluate_model(result.model_path, vector_store.path, tmp_path, splits=["train", "test"], n_samples=6)
+    assert list(metrics) == ["train", "test"] and all(isinstance(m, VectorMetrics) for m in metrics.values())
+    test = metrics["test"]
+    assert test.names == ("c1", "c2", "c3") and test.count == 100 and len(test.rms) == 3
+    assert test.precision == max(m.precision for m in test.per_output.values()) and np.isfinite(test.precision)
+    assert test.per_output["c2"].pull_model_weights is not None  # samples kept: the Eq. 17 pull per output
+    from_file, extra = read_metrics_json(tmp_path / "metrics.json")
+    assert isinstance(from_file["test"], VectorMetrics) and from_file["test"].per_output["c1"] == test.per_output["c1"]
+    doc = json.loads((tmp_path / "metrics.json").read_text())
+    assert set(doc["sets"]["train"]["per_output"]) == {"c1", "c2", "c3"}
+    assert extra["outputs"] == ["c1", "c2", "c3"] and extra["sizes"]["test"]["n_points"] == 100
+    for name in ("residuals.png", "pulls_c1.png", "pulls_c3.png", "kin_sqrt_s_c2.png", "kin_m34_c1.png", "loss.png"):
+        assert (tmp_path / name).stat().st_size > 0, name
+    assert not (tmp_path / "delta.png").exists()
+    summary = (tmp_path / "summary.txt").read_text()
+    assert "Delta_k = (A_NN,k - A_k)/rms_k" in summary and "  test/c3: t_model std" in summary
+    assert f"{test.per_output['c2'].delta_all.half_width_68:.3e}" in summary
+
+
+def test_format_delta_table_has_a_row_per_set_and_output(
+    vector_trained: tuple, vector_store: ShardStore, tmp_path: Path
+) -> None:
+    result, _ = vector_trained
+    metrics = evaluate_model(
+        result.surrogate, vector_store, tmp_path, splits=["validation", "test"], n_samples=4, plots=False
+    )
+    lines = format_delta_table(metrics).splitlines()
+    assert lines[1].split()[:4] == ["set", "output", "N", "all"] and len(lines) == 2 + 6 + 1
+    assert lines[2].split()[:3] == ["validation", "c1", "60"] and lines[7].split()[:3] == ["test", "c3", "100"]
+    assert f"{metrics['test'].per_output['c3'].delta_all.half_width_68:.3e}" in lines[7]
+    worst = max(metrics["test"].names, key=lambda n: metrics["test"].per_output[n].precision)
+    assert (
+        lines[-1].startswith("worst output: validation ")
+        and f"test {metrics['test'].precision:.3e} ({worst})" in lines[-1]
+    )
+
+
+def test_model_and_store_outputs_must_agree(vector_trained: tuple, vector_store: ShardStore, tmp_path: Path) -> None:
+    result, _ = vector_trained
+    two = {"phasespace": {"process": "uu_ZZ"}, "oracle": {"name": "mock_vv", "options": {"n_outputs": 2}}}
+    other, _ = build_dataset(
+        from_dict(DatasetConfig, {**two, "n_train": 0, "n_test": 20}), tmp_path / "two", progress=False
+    )
+    with pytest.raises(ValueError, match=r"the model has 3 outputs but the store holds 2 outputs per point \(c1, c2\)"):
+        evaluate_model(result.model_path, other, tmp_path / "a", splits=["test"])
+    scalar = {"phasespace": {"process": "gg_yy"}, "oracle": {"name": "mock"}, "n_train": 0, "n_test": 20}
+    yy, _ = build_dataset(from_dict(DatasetConfig, scalar), tmp_path / "yy", progress=False)
+    with pytest.raises(ValueError, match="the model has 3 outputs but the store holds scalar amplitudes"):
+        evaluate_model(result.surrogate, yy, tmp_path / "b", splits=["test"])
+    test = yy.arrays("test")  # a scalar model with the input shape of uu_ZZ (both 2 → 2)
+    scalar_model = Surrogate({**TINY, "max_epochs": 1})
+    scalar_model.fit(test.momenta, test.amplitude, progress=False)
+    with pytest.raises(ValueError, match=r"the model has one output \(a scalar model\) but the store holds 3 outputs"):
+        evaluate_model(scalar_model, vector_store, tmp_path / "c", splits=["test"])
+    assert not (tmp_path / "a" / "metrics.json").exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import os
 import shutil
 import signal
@@ -436,3 +437,120 @@ def test_restore_of_a_finished_search_retrains_nothing(search: Interrupted) -> N
     again = run_search(config, resume=True)
     assert again.best == search.outcome.best and again.rows == search.outcome.rows
     assert {p: p.read_text() for p in exp.glob("trial_*/progress.csv")} == progress  # no epoch trained again
+
+
+# ---------------------------------------------------------------------------- vector stores
+VECTOR_BASE = {**TINY_BASE, "target_transform": "signed", "hidden": [8, 8]}
+
+
+@pytest.fixture(scope="module")
+def vector_store(tmp_path_factory: pytest.TempPathFactory) -> ShardStore:
+    """q q̄ → Z Z with 2 signed outputs per point (the analytic VV mock): 300 train, 80 validation points."""
+    data = {
+        "phasespace": {"process": "uu_ZZ"},
+        "oracle": {"name": "mock_vv", "options": {"n_outputs": 2}},
+        "n_train": 300,
+        "n_validation": 80,
+        "n_test": 10,
+        "seed": 4,
+    }
+    s, _ = build_dataset(from_dict(DatasetConfig, data), tmp_path_factory.mktemp("vv") / "store", progress=False)
+    return s
+
+
+def _digest(store: ShardStore, vector: bool) -> str:
+    digest = hashlib.sha256()
+    for split in ("train", "validation"):
+        arrays = store.arrays(split)
+        digest.update("\n".join(arrays.ids.tolist()).encode())
+        digest.update(np.ascontiguousarray(arrays.values if vector else arrays.amplitude).tobytes())
+    return digest.hexdigest()
+
+
+def test_search_data_fingerprint_hashes_amplitudes_or_values(
+    store: ShardStore, vector_store: ShardStore, tmp_path: Path
+) -> None:
+    from activeamp.tuning import load_search_data
+
+    scalar = load_search_data(SearchConfig.from_dict(_config(store.path, tmp_path)))
+    assert scalar.outputs is None and "outputs" not in scalar.fingerprint
+    assert scalar.fingerprint["sha256"] == _digest(store, vector=False)  # unchanged: resumes of old searches work
+    vector = load_search_data(SearchConfig.from_dict(_config(vector_store.path, tmp_path, base=VECTOR_BASE)))
+    assert vector.outputs == ("c1", "c2") and vector.fingerprint["outputs"] == ["c1", "c2"]
+    assert vector.fingerprint["sha256"] == _digest(vector_store, vector=True)
+    assert vector.amplitude.shape == (300, 2) and vector.a_val.shape == (80, 2) and vector.x_val.shape == (80, 4, 4)
+    np.testing.assert_array_equal(vector.a_val, vector_store.arrays("validation").values)
+
+
+def test_vector_search_needs_the_signed_target_map(vector_store: ShardStore, tmp_path: Path) -> None:
+    from activeamp.tuning import load_search_data
+
+    with pytest.raises(ConfigError, match=r"^base\.target_transform: .* holds 2 signed outputs per point \(c1, c2\)"):
+        load_search_data(SearchConfig.from_dict(_config(vector_store.path, tmp_path)))
+    space = {**TINY_SPACE, "target_transform": {"choice": ["signed", "log"]}}
+    with pytest.raises(ConfigError, match=r"^space\.target_transform: .* which the 'log' map cannot learn"):
+        load_search_data(SearchConfig.from_dict(_config(vector_store.path, tmp_path, base=VECTOR_BASE, space=space)))
+    space = {**TINY_SPACE, "target_transform": "signed"}  # a constant signed map in the space is enough
+    load_search_data(SearchConfig.from_dict(_config(vector_store.path, tmp_path, space=space)))
+
+
+def test_vector_trial_reports_the_worst_output(
+    vector_store: ShardStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One trial through the trainable without Tune: the Δ objectives are those of the worst output."""
+    import activeamp.tuning as tuning
+    from activeamp.metrics import evaluate_vector_prediction
+
+    config = SearchConfig.from_dict(_config(vector_store.path, tmp_path, base=VECTOR_BASE, eval_every=1))
+    data = tuning.load_search_data(config)
+    reports: list[dict[str, object]] = []
+    checked: list[int] = []
+
+    def report(result: dict[str, object], checkpoint: object = None) -> None:
+        reports.append(result)
+        if checkpoint is not None:  # the objective is recomputed from the checkpointed surrogate
+            model = Surrogate.load(Path(checkpoint.path) / "model.pt")
+            metrics = evaluate_vector_prediction(model.predict(data.x_val), data.a_val, data.outputs)
+            top1 = max(m.delta_top1.half_width_68 for m in metrics.per_output.values())
+            assert model.n_outputs == 2
+            assert result["val_delta68"] == pytest.approx(metrics.precision, rel=1e-12)
+            assert result["val_top1"] == pytest.approx(top1, rel=1e-12, abs=1e-15)
+            checked.append(int(result["epoch"]))
+
+    monkeypatch.setattr(tuning.tune, "get_checkpoint", lambda: None)
+    monkeypatch.setattr(tuning.tune, "report", report)
+    settings = {
+        "base": config.base.to_dict(),
+        "space": config.space,
+        "epochs": 3,
+        "eval_every": 1,
+        "checkpoint_every": 3,
+        "trial_cpus": 1,
+        "outputs": list(data.outputs),
+    }
+    tuning.train_trial(
+        {"family": "bnn", "prior_width": 1.0, "lr": 3e-3, "n_layers": 1, "width_0": 8}, settings, data.arrays()
+    )
+    assert [r["epoch"] for r in reports] == [1, 2, 3] and checked == [3]
+    assert all(np.isfinite(r["val_delta68"]) and np.isfinite(r["val_nll"]) for r in reports)
+
+
+def test_tiny_search_on_a_vector_store(ray_local: object, vector_store: ShardStore, tmp_path: Path) -> None:
+    config = SearchConfig.from_dict(
+        _config(
+            vector_store.path,
+            tmp_path,
+            base=VECTOR_BASE,
+            space={"family": "bnn", "lr": {"loguniform": [1e-3, 1e-2]}},
+            num_samples=1,
+            epochs=2,
+            metric="val_delta68",
+            scheduler={"kind": "fifo"},
+        )
+    )
+    outcome = run_search(config)
+    assert outcome.complete and outcome.best is not None and np.isfinite(outcome.best.objective)
+    assert outcome.best_config is not None and outcome.best_config.target_transform == "signed"
+    assert Surrogate.load(Path(outcome.experiment_path) / BEST_MODEL).n_outputs == 2
+    saved = yaml.safe_load((Path(outcome.experiment_path) / SAVED_CONFIG).read_text())
+    assert saved["data"]["outputs"] == ["c1", "c2"]
