@@ -36,6 +36,11 @@ class AcquisitionConfig:
         ``greedy``: highest scores first, skipping candidates closer than ``min_distance`` (in
         standardised input space) to one already picked; ``proportional``: sample without replacement
         with probability ∝ score^``power``; ``random``: uniform picks (the baseline of active learning).
+    explore : float
+        Fraction of each batch drawn uniformly from the rest of the candidate pool after the scored picks.
+        Half-and-half (the default) keeps the bulk of phase space learning as fast as with random points while
+        the scored half fixes the regions the surrogate is least sure of (bench/bench_acquisition.py,
+        BENCHMARKS.md); 0 picks the whole batch by score. Ignored by ``strategy="random"``.
     min_distance : float
         Near-duplicate radius of ``greedy`` (standardised units; 0 disables it).
     power : float
@@ -54,6 +59,7 @@ class AcquisitionConfig:
     score: ScoreKind = "absolute"
     mix: float = 0.5
     strategy: Strategy = "greedy"
+    explore: float = 0.5
     min_distance: float = 0.05
     power: float = 1.0
     sampler: Literal["uniform", "vegas"] = "uniform"
@@ -70,6 +76,8 @@ class AcquisitionConfig:
             )
         if not 0.0 <= self.mix <= 1.0:
             raise ConfigError(f"acquisition.mix: must lie in [0, 1], got {self.mix}")
+        if not 0.0 <= self.explore < 1.0:
+            raise ConfigError(f"acquisition.explore: must lie in [0, 1), got {self.explore}")
         if self.min_distance < 0 or self.power <= 0:
             raise ConfigError("acquisition.min_distance must be >= 0 and acquisition.power > 0")
         if self.n_weight_samples < 2:
@@ -133,8 +141,9 @@ def select(
     features: np.ndarray | None = None,
     min_distance: float = 0.0,
     power: float = 1.0,
+    explore: float = 0.0,
 ) -> np.ndarray:
-    """Indices of ``k`` candidates to label.
+    """Indices of ``k`` candidates to label: ``k − round(explore·k)`` by score, the rest uniformly.
 
     Parameters
     ----------
@@ -151,6 +160,10 @@ def select(
     min_distance : float
         Near-duplicate radius for ``greedy``; if too few candidates survive it, the batch is filled
         with the best remaining ones.
+    power : float
+        Sharpness of ``proportional``.
+    explore : float
+        Fraction of the batch drawn uniformly from the candidates not picked by score (0 ≤ explore < 1).
 
     Returns
     -------
@@ -161,8 +174,33 @@ def select(
     n = scores.shape[0]
     if not 0 < k <= n:
         raise ValueError(f"select: k must lie in [1, {n}], got {k}")
+    if not 0.0 <= explore < 1.0:
+        raise ValueError(f"select: explore must lie in [0, 1), got {explore}")
     if strategy == "random":
         return np.sort(rng.choice(n, size=k, replace=False))
+    n_explore = int(round(explore * k))
+    by_score = (
+        _by_score(scores, k - n_explore, rng, strategy, features, min_distance, power)
+        if k > n_explore
+        else np.empty(0, dtype=np.int64)
+    )
+    if n_explore == 0:
+        return by_score
+    rest = np.setdiff1d(np.arange(n), by_score, assume_unique=True)
+    return np.sort(np.concatenate([by_score, rng.choice(rest, size=n_explore, replace=False)]))
+
+
+def _by_score(
+    scores: np.ndarray,
+    k: int,
+    rng: np.random.Generator,
+    strategy: Strategy,
+    features: np.ndarray | None,
+    min_distance: float,
+    power: float,
+) -> np.ndarray:
+    """``k`` sorted indices chosen by score with a ``greedy`` or ``proportional`` strategy."""
+    n = scores.shape[0]
     if strategy == "proportional":
         p = np.maximum(scores, 0.0) ** power
         if p.sum() <= 0 or np.count_nonzero(p) < k:

@@ -33,13 +33,18 @@ def _convert(value: Any, tp: Any, where: str) -> Any:
     if origin in (typing.Union, types.UnionType):
         if value is None and type(None) in args:
             return None
-        for arg in args:
-            if arg is type(None):
-                continue
+        options = [arg for arg in args if arg is not type(None)]
+        errors: list[tuple[Any, ConfigError]] = []
+        for arg in options:
             try:
                 return _convert(value, arg, where)
-            except ConfigError:
-                pass
+            except ConfigError as err:
+                errors.append((arg, err))
+        # One real alternative (X | None), or a mapping meant for the one dataclass alternative: its own
+        # message names the inner key and value, which "does not match" would hide.
+        nested = [err for arg, err in errors if dataclasses.is_dataclass(arg) and isinstance(value, Mapping)]
+        if len(options) == 1 or len(nested) == 1:
+            raise (errors[0][1] if len(options) == 1 else nested[0]) from None
         raise ConfigError(f"{where}: {value!r} does not match {_type_name(tp)}")
     if origin is typing.Literal:
         if value not in args:

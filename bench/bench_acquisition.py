@@ -1,12 +1,24 @@
-"""Ablation without Ray: acquisition strategies in a serial loop (same surrogate, candidates and oracle as the run)."""
+"""Ablation without Ray: acquisition strategies in a serial loop (same surrogate, candidates and oracle as the run).
+
+Every strategy starts from the same round-0 network (``--initial`` points) and adds ``--batch`` points per round,
+picked from a fresh uniform candidate pool of 25 × batch points; the random baseline can run on to larger budgets
+(``--random-extra``) so that the budget at which it matches each strategy can be read off. Printed per round:
+oracle calls (training + validation points), test Δ 68 % half-width, and for the top 1 % of test points by
+amplitude the 68 % half-width, the 68 % quantile of |Δ| (which also counts a bias) and the median Δ.
+"""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import logging
+import time
+from pathlib import Path
 
 import numpy as np
 import torch
+from bench_active import calls_to_reach
 
 import oracles
 from activeamp.acquisition import score, select, standardise
@@ -18,57 +30,103 @@ from activeamp.trainer import SurrogateTrainer, TrainerConfig
 
 logger = logging.getLogger("bench_acquisition")
 
+Point = tuple[int, float, float, float, float]  # calls, Δ68 all, Δ68 top 1 %, |Δ|68 top 1 %, median Δ top 1 %
+
+
+def measure(trainer: SurrogateTrainer, x: np.ndarray, a: np.ndarray, calls: int) -> Point:
+    """Test-set figures of the trainer's current network."""
+    m = evaluate_prediction(trainer.predict(x), a)
+    d = m.delta_top1
+    return (calls, m.precision, d.half_width_68, d.abs_68, d.median)
+
+
+def pick(
+    strategy: str, trainer: SurrogateTrainer, candidates: np.ndarray, batch: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Indices of ``batch`` candidates: ``random``, or ``KIND[:FRACTION]`` (that fraction by score, rest uniform)."""
+    kind, _, fraction = strategy.partition(":")
+    if kind == "random":
+        return select(np.zeros(len(candidates)), batch, rng, strategy="random")
+    scores = score(trainer.predict(candidates, 20), kind)
+    features = standardise(candidates[:, 2:].reshape(len(candidates), -1))
+    explore = 1.0 - float(fraction or 1.0)
+    return select(scores, batch, rng, strategy="greedy", features=features, min_distance=0.05, explore=explore)
+
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
         "--strategies",
         default="random,absolute,relative,absolute:0.5",
         help="comma list: random, absolute, relative, mixed, or KIND:FRACTION (that fraction by score, rest uniform)",
     )
+    parser.add_argument("--initial", type=int, default=4000, help="round-0 training points (default 4000)")
     parser.add_argument("--rounds", type=int, default=3, help="rounds after the shared round 0 (default 3)")
-    parser.add_argument("--epochs", type=int, default=150, help="warm-start epochs per round (default 150)")
+    parser.add_argument("--epochs", type=int, default=150, help="warm-start epoch limit per round (default 150)")
     parser.add_argument("--batch", type=int, default=2000, help="points per round (default 2000)")
+    parser.add_argument(
+        "--random-extra",
+        default="",
+        help="further rounds of the random baseline as COUNTxSIZE, e.g. 6x4000 (default: none)",
+    )
+    parser.add_argument(
+        "--surrogate", default="{}", help="JSON overrides of the run's surrogate config, e.g. '{\"batch_size\": 128}'"
+    )
     parser.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
+    parser.add_argument("--json", default=None, help="write the curves to this JSON file")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     torch.set_num_threads(args.threads)
     oracle = oracles.get("gg_yyg")
     sampler = PhaseSpaceSampler("gg_yyg", cuts=paper_cuts("gg_yyg"))
+    surrogate = dataclasses.replace(_default_surrogate(), **json.loads(args.surrogate))
 
     def points(n: int, seed: int) -> np.ndarray:
         return sampler.sample(n, np.random.default_rng(seed), only_accepted=True).momenta
 
-    x0, xv, xt = points(4000, 1), points(1000, 2), points(10000, 3)
+    x0, xv, xt = points(args.initial, 1), points(1000, 2), points(10000, 3)
     a0, av, at = oracle(x0), oracle(xv), oracle(xt)
     config = TrainerConfig(round_epochs=args.epochs)
-    base = SurrogateTrainer(_default_surrogate(), None, config)
+    base = SurrogateTrainer(surrogate, None, config)
+    start = time.perf_counter()
     base.train(np.arange(len(x0)).astype(str), x0, a0, xv, av)
     blob, _ = base.checkpoint()
-    m = evaluate_prediction(base.predict(xt), at)
-    print(f"round 0 (4000 points): Δ68 all {m.precision:.4f}, top 1% {m.delta_top1.half_width_68:.4f}")
+    first = measure(base, xt, at, len(x0) + len(xv))
+    logger.info("round 0: %s (%.0f s)", first, time.perf_counter() - start)
+    curves: dict[str, list[Point]] = {}
     for strategy in args.strategies.split(","):
-        trainer = SurrogateTrainer(_default_surrogate(), None, config)
+        trainer = SurrogateTrainer(surrogate, None, config)
         trainer.load(blob, {})
         x, a = x0.copy(), a0.copy()
-        for r in range(1, args.rounds + 1):
-            candidates = points(25 * args.batch, 100 + r)
-            rng = np.random.default_rng(r)
-            kind, _, fraction = strategy.partition(":")
-            k = 0 if kind == "random" else int(args.batch * float(fraction or 1.0))
-            picked = np.empty(0, dtype=np.int64)
-            if k:
-                scores = score(trainer.predict(candidates, 20), kind)
-                features = standardise(candidates[:, 2:].reshape(len(candidates), -1))
-                picked = select(scores, k, rng, strategy="greedy", features=features, min_distance=0.05)
-            rest = np.setdiff1d(np.arange(len(candidates)), picked)
-            picked = np.concatenate([picked, rng.choice(rest, args.batch - k, replace=False)])
+        curve = [first]
+        sizes = [args.batch] * args.rounds
+        if strategy == "random" and args.random_extra:
+            count, _, size = args.random_extra.partition("x")
+            sizes += [int(size)] * int(count)
+        for r, size in enumerate(sizes, start=1):
+            candidates = points(max(25 * size, 50_000), 100 + r)
+            picked = pick(strategy, trainer, candidates, size, np.random.default_rng(r))
             x = np.concatenate([x, candidates[picked]])
             a = np.concatenate([a, oracle(candidates[picked])])
             trainer.train(np.arange(len(x)).astype(str), x, a, xv, av)
-            m = evaluate_prediction(trainer.predict(xt), at)
-            top1 = m.delta_top1.half_width_68
-            print(f"{strategy:>14} {len(x):>6} points: Δ68 all {m.precision:.4f}, top 1% {top1:.4f}")
+            curve.append(measure(trainer, xt, at, len(x) + len(xv)))
+            logger.info("%s round %d: %s (%.0f s)", strategy, r, curve[-1], time.perf_counter() - start)
+        curves[strategy] = curve
+    print(f"{'strategy':>14} {'calls':>7} {'Δ68 all':>9} {'Δ68 top1%':>10} {'|Δ|68 top1%':>12} {'median top1%':>13}")
+    for name, curve in curves.items():
+        for calls, all_, top, top_abs, med in curve:
+            print(f"{name:>14} {calls:>7} {all_:>9.4f} {top:>10.4f} {top_abs:>12.4f} {med:>13.3f}")
+    if "random" in curves:
+        for name, curve in curves.items():
+            if name == "random":
+                continue
+            for calls, all_, _, top_abs, _ in curve[1:]:
+                for column, label, value in ((1, "all", all_), (3, "top-1% |Δ|68", top_abs)):
+                    needed = calls_to_reach(curves["random"], value, column)
+                    text = "not reached" if needed is None else f"{needed:.0f} (ratio {calls / needed:.2f})"
+                    print(f"{name} at {calls} calls, {label} {value:.4f}: random needs {text}")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"args": vars(args), "curves": curves}, indent=2))
 
 
 if __name__ == "__main__":

@@ -60,3 +60,20 @@ def test_config_errors_name_the_field() -> None:
         AcquisitionConfig(reduce="sum")  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="acquisition.n_candidates"):
         AcquisitionConfig(n_candidates=10, batch_size=20)
+
+
+def test_explore_fills_part_of_the_batch_uniformly() -> None:
+    rng = np.random.default_rng(3)
+    scores = np.zeros(1000)
+    scores[:50] = 1.0 + np.arange(50)  # 50 clear favourites
+    picked = select(scores, 40, rng, strategy="greedy", explore=0.5)
+    assert len(set(picked.tolist())) == 40
+    assert set(range(30, 50)) <= set(picked.tolist())  # the 20 best by score
+    assert (picked >= 50).sum() >= 15  # the uniform half lands mostly outside the favourites
+    again = select(scores, 40, np.random.default_rng(3), strategy="greedy", explore=0.5)
+    np.testing.assert_array_equal(picked, again)
+    assert select(scores, 1, rng, strategy="greedy", explore=0.6).size == 1
+    with pytest.raises(ValueError, match="explore must lie in \\[0, 1\\)"):
+        select(scores, 5, rng, explore=1.0)
+    with pytest.raises(ConfigError, match="acquisition.explore"):
+        AcquisitionConfig(explore=-0.1)
