@@ -365,3 +365,48 @@ def test_vvamp_oracle_takes_momenta(shim: Path, points: np.ndarray) -> None:
     from_momenta = oracle(vv_momenta(points[:20]))
     np.testing.assert_allclose(from_momenta, oracle(points[:20]), rtol=1e-9)
     assert oracle.process.name == "uu_ZZ"
+
+
+# ------------------------------------------------------------------------------------------ the active loop
+
+
+def test_active_loop_learns_vvamp_coefficients(ray_local: object, shim: Path, tmp_path: Path) -> None:
+    """The whole loop on the shim (stand-in VVAMP) in Ray oracle actors: vector store, labels, per-output metrics."""
+    from activeamp.active import ActiveConfig, ActiveLearner
+    from activeamp.store import ShardStore
+
+    targets = ["A1.A.2.re", "A1.A.2.im", "A3.B.1.re"]
+    config = ActiveConfig.from_dict(
+        {
+            "seed": 3,
+            "phasespace": {"process": "uu_ZZ", "mapping": {"sqrt_s_range": [250.0, 700.0]}},
+            "oracle": {"name": "vvamp", "options": {"library": str(shim), "targets": targets, "precision": "quad"}},
+            "n_initial": 200,
+            "n_validation": 50,
+            "n_test": 100,
+            "pool": {"n_actors": 1, "batch_size": 64, "num_cpus": 0.5},
+            "surrogate": {
+                "target_transform": "signed",
+                "sigma_a": "median",
+                "max_epochs": 30,
+                "patience": 10,
+                "batch_size": 64,
+                "n_weight_samples": 8,
+                "hidden": [16, 16],
+            },
+            "trainer": {"round_epochs": 10, "torch_threads": 1},
+            "acquisition": {"n_candidates": 500, "batch_size": 40, "n_weight_samples": 8},
+            "budget": {"max_rounds": 1},
+            "plots": False,
+        }
+    )
+    statuses = ActiveLearner(config, tmp_path / "run", progress=False).run()
+    assert [s.oracle_calls for s in statuses] == [250, 290]
+    store = ShardStore.open(tmp_path / "run" / "store")
+    assert store.outputs == tuple(targets)
+    train = store.arrays("train")
+    kin = invariants_from_momenta(train.momenta)
+    a, _ = analytic(kin)
+    expected = np.stack([a[:, 0, 0, 2, 0], a[:, 0, 0, 2, 1], a[:, 2, 1, 1, 0]], axis=1)
+    np.testing.assert_allclose(train.values, expected, rtol=1e-12)
+    assert set(statuses[-1].metrics.per_output) == set(targets)
