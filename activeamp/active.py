@@ -502,11 +502,12 @@ class ActiveLearner:
         )
         self._commit_round(status)
         logger.info(
-            "round %d: %d oracle calls, %d training points, test Δ 68%% half-width %.4g (top 1%%: %.4g), "
+            "round %d: %d oracle calls, %d training points, test %s 68%% half-width %.4g (top 1%%: %.4g), "
             "%.1f s of training, %.1f s so far",
             round_,
             oracle_calls,
             len(train),
+            "Δ" if store.outputs is None else f"residual (worst of {len(store.outputs)} outputs)",
             status.precision,
             status.precision_top1,
             outcome.seconds,
@@ -563,6 +564,11 @@ class ActiveLearner:
             f"{'round':>5} {'oracle calls':>12} {'Δ 68% half-width':>17} {'top-1%':>10} {'top-1% |Δ| 68%':>15}",
         ]
         lines += [f"{i:>5} {c:>12} {p:>17.4g} {t:>10.4g} {u:>15.4g}" for i, (c, p, t, u) in enumerate(curve)]
+        if store.outputs is not None:
+            lines.append(
+                f"outputs {', '.join(store.outputs)}: Δ is the normalised residual (⟨A⟩_k − A_k)/rms_k, "
+                "each figure the worst output's (per-output figures in metrics/)"
+            )
         lines.append(f"wall time {self.state.get('wall_seconds', 0.0):.1f} s; model: model.pt; store: store/")
         text = "\n".join(lines) + "\n"
         write_atomic(self.run_dir / "summary.txt", text.encode())

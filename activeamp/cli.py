@@ -475,11 +475,13 @@ def _report_oracle(store: Any) -> str:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from activeamp.active import ActiveLearner, RoundStatus
+    from activeamp.metrics import Metrics
 
     def report(status: RoundStatus) -> None:
         print(
             f"round {status.round}: {status.oracle_calls} oracle calls, {status.n_train} training points, "
-            f"test Δ 68% half-width {status.precision:.4g} (top 1%: {status.precision_top1:.4g}, "
+            f"test {'Δ' if isinstance(status.metrics, Metrics) else 'residual (worst output)'} 68% half-width "
+            f"{status.precision:.4g} (top 1%: {status.precision_top1:.4g}, "
             f"|Δ| 68% quantile {status.accuracy_top1:.4g}), "
             f"{status.wall_seconds:.0f} s",
             flush=True,

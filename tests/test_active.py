@@ -207,6 +207,7 @@ def test_vector_oracle_run_learns_every_output(ray_local: object, tmp_path: Path
         assert (run / "plots" / name).stat().st_size > 1000
     picked = store.arrays("train")
     assert picked.targets.shape == (picked.ids.size, 3)
+    assert "outputs c1, c2, c3: Δ is the normalised residual" in (run / "summary.txt").read_text()
 
 
 def test_vector_oracle_needs_the_signed_transform(ray_local: object, tmp_path: Path) -> None:
