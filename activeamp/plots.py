@@ -631,6 +631,21 @@ def _file_stem(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_") or "observable"
 
 
+def _learning_figures(
+    folder: Path,
+    history: Sequence[Mapping[str, Any]] | None,
+    precision_curves: Mapping[str, Sequence[tuple[float, float]]] | None,
+    pdf: bool,
+) -> list[Path]:
+    """``loss.png`` (if ``history``) and ``precision_vs_calls.png`` (if ``precision_curves``)."""
+    paths = []
+    if history:
+        paths.append(plot_loss_history(folder / "loss.png", history, pdf=pdf))
+    if precision_curves:
+        paths.append(plot_precision_vs_calls(folder / "precision_vs_calls.png", precision_curves, pdf=pdf))
+    return paths
+
+
 def write_report(
     folder: PathLike,
     prediction: Prediction,
@@ -704,10 +719,7 @@ def write_report(
                 pdf=pdf,
             )
         )
-    if history:
-        paths.append(plot_loss_history(folder / "loss.png", history, pdf=pdf))
-    if precision_curves:
-        paths.append(plot_precision_vs_calls(folder / "precision_vs_calls.png", precision_curves, pdf=pdf))
+    paths += _learning_figures(folder, history, precision_curves, pdf)
     logger.info("wrote %d figures to %s", len(paths), folder)
     return paths
 
@@ -837,9 +849,6 @@ def write_vector_report(
                     pdf=pdf,
                 )
             )
-    if history:
-        paths.append(plot_loss_history(folder / "loss.png", history, pdf=pdf))
-    if precision_curves:
-        paths.append(plot_precision_vs_calls(folder / "precision_vs_calls.png", precision_curves, pdf=pdf))
+    paths += _learning_figures(folder, history, precision_curves, pdf)
     logger.info("wrote %d figures to %s", len(paths), folder)
     return paths
