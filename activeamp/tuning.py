@@ -73,6 +73,9 @@ logger = logging.getLogger(__name__)
 #: and both Δ objectives are those of the worst output (:attr:`activeamp.metrics.VectorMetrics.precision`).
 METRICS: tuple[str, ...] = ("val_nll", "val_delta68", "val_top1")
 
+#: Fewest validation points for the ``val_top1`` objective (10 points in the top 1 %).
+MIN_TOP1_VALIDATION = 1000
+
 #: Distribution names of the ``space`` section; arguments and bounds as in :mod:`ray.tune`
 #: (``randint``/``lograndint``: upper bound exclusive; ``qrandint``: inclusive).
 DISTRIBUTIONS: tuple[str, ...] = (
@@ -638,6 +641,13 @@ def load_search_data(config: SearchConfig) -> SearchData:
         digest.update("\n".join(arrays.ids.tolist()).encode())
         digest.update(np.ascontiguousarray(arrays.targets).tobytes())
         parts[role] = arrays
+    n_val = len(parts["validation"])
+    if config.metric == "val_top1" and n_val < MIN_TOP1_VALIDATION:
+        raise TuningError(
+            f"{config.store}: metric 'val_top1' ranks trials by the top 1 % of the validation split, but split "
+            f"{config.validation_split!r} has {n_val} labelled points ({n_val // 100} in its top 1 %); it needs at "
+            f"least {MIN_TOP1_VALIDATION}, or use metric 'val_delta68' / 'val_nll'"
+        )
     fingerprint: dict[str, Any] = {
         "store": config.store,
         "n_train": len(parts["train"]),

@@ -208,6 +208,8 @@ def test_search_data_is_the_train_and_validation_split(store: ShardStore, tmp_pa
         load_search_data(SearchConfig.from_dict(_config(store.path, tmp_path, validation_split="candidate")))
     with pytest.raises(StoreError):
         load_search_data(SearchConfig.from_dict(_config(tmp_path / "nothing", tmp_path)))
+    with pytest.raises(TuningError, match="metric 'val_top1' .* has 150 labelled points \\(1 in its top 1 %\\)"):
+        load_search_data(SearchConfig.from_dict(_config(store.path, tmp_path, metric="val_top1")))
 
 
 class _FakeResult:
