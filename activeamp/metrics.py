@@ -702,21 +702,6 @@ def _validate_vector_truth(truth: np.ndarray) -> np.ndarray:
     return arr
 
 
-def _output(pred: Prediction, k: int) -> Prediction:
-    """Output ``k`` of a vector prediction as a scalar :class:`Prediction`."""
-
-    def take(arr: np.ndarray | None) -> np.ndarray | None:
-        return None if arr is None else np.asarray(arr, dtype=np.float64)[..., k]
-
-    return Prediction(
-        take(pred.mean),
-        take(pred.sigma_model),
-        take(pred.sigma_pred),
-        take(pred.samples),
-        take(pred.sigma_model_samples),
-    )
-
-
 def evaluate_vector_prediction(pred: Prediction, truth: np.ndarray, names: Sequence[str]) -> VectorMetrics:
     """All metrics of a vector prediction (K outputs per point), output by output.
 
@@ -757,7 +742,7 @@ def evaluate_vector_prediction(pred: Prediction, truth: np.ndarray, names: Seque
     per_output = {}
     for j, name in enumerate(names):
         a_j = truth[:, j]
-        per_output[name] = _metrics(_output(pred, j), a_j, d[:, j], np.abs(a_j), rms[j])
+        per_output[name] = _metrics(pred.output(j), a_j, d[:, j], np.abs(a_j), rms[j])
     metrics = VectorMetrics(names, per_output, tuple(rms.tolist()))
     logger.debug("evaluate_vector_prediction: N=%d, K=%d, worst 68%% half-width of Δ_k = %.3g", n, k, metrics.precision)
     return metrics

@@ -17,7 +17,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from activeamp.kinematics import delta_r, pseudorapidity, pt
-from activeamp.metrics import delta, pulls, top_fraction_indices
+from activeamp.metrics import delta, normalised_residual, pulls, top_fraction_indices
 from activeamp.prediction import Prediction
 from activeamp.process import Process
 
@@ -33,7 +33,6 @@ __all__ = [
     "plot_precision_vs_calls",
     "plot_pulls",
     "plot_residuals",
-    "output_prediction",
     "vv_observables",
     "write_report",
     "write_vector_report",
@@ -728,23 +727,6 @@ def write_report(
 # Vector-valued surrogates (several signed outputs per point, e.g. VVAMP coefficients)
 
 
-def output_prediction(prediction: Prediction, k: int) -> Prediction:
-    """Output ``k`` of a vector prediction as a scalar one (arrays ``(N,)``, samples ``(M, N)``)."""
-    if prediction.mean.ndim != 2:
-        raise ValueError(f"output_prediction: the prediction is not vector-valued (mean shape {prediction.mean.shape})")
-
-    def part(a: np.ndarray | None) -> np.ndarray | None:
-        return None if a is None else np.ascontiguousarray(a[..., k])
-
-    return Prediction(
-        mean=part(prediction.mean),
-        sigma_model=part(prediction.sigma_model),
-        sigma_pred=part(prediction.sigma_pred),
-        samples=part(prediction.samples),
-        sigma_model_samples=part(prediction.sigma_model_samples),
-    )
-
-
 def plot_residuals(
     path: PathLike,
     prediction: Prediction,
@@ -775,8 +757,7 @@ def plot_residuals(
         raise ValueError(
             f"plot_residuals: prediction {prediction.mean.shape}, truth {truth.shape} and {len(names)} names disagree"
         )
-    rms = np.sqrt(np.mean(truth**2, axis=0))
-    residual = (prediction.mean - truth) / np.where(rms > 0, rms, 1.0)
+    residual, _ = normalised_residual(prediction.mean, truth)
     k = len(names)
     cols = min(k, 4)
     rows = math.ceil(k / cols)
@@ -832,7 +813,7 @@ def write_vector_report(
     truth = np.asarray(truth, dtype=np.float64)
     paths = [plot_residuals(folder / "residuals.png", prediction, truth, names, pdf=pdf)]
     for k, name in enumerate(names):
-        part = output_prediction(prediction, k)
+        part = prediction.output(k)
         stem = _file_stem(str(name))
         paths.append(plot_pulls(folder / f"pulls_{stem}.png", part, truth[:, k], pdf=pdf))
         for obs, values in observables.items():

@@ -52,6 +52,22 @@ class Prediction:
         """Number of outputs K of a vector prediction (``mean`` of shape ``(N, K)``); None when ``mean`` is 1-D."""
         return None if np.ndim(self.mean) == 1 else int(np.shape(self.mean)[-1])
 
+    def output(self, k: int) -> Prediction:
+        """Output ``k`` of a vector prediction as a scalar one (arrays ``(N,)``, samples ``(M, N)``)."""
+        if self.n_outputs is None:
+            raise ValueError(f"Prediction.output: the prediction is not vector-valued (mean shape {self.mean.shape})")
+
+        def take(arr: np.ndarray | None) -> np.ndarray | None:
+            return None if arr is None else np.ascontiguousarray(np.asarray(arr, dtype=np.float64)[..., k])
+
+        return Prediction(
+            take(self.mean),
+            take(self.sigma_model),
+            take(self.sigma_pred),
+            take(self.samples),
+            take(self.sigma_model_samples),
+        )
+
     def __len__(self) -> int:
         return int(self.mean.shape[0])
 

@@ -12,7 +12,6 @@ from activeamp.plots import (
     kinematic_observables,
     observable_label,
     observables_for,
-    output_prediction,
     plot_delta,
     plot_kinematic,
     plot_loss_history,
@@ -211,7 +210,7 @@ def test_vv_observables_invert_the_map() -> None:
     assert observables_for(sample.momenta, get_process("uu_ZZ")).keys() == obs.keys()
 
 
-def test_output_prediction_and_vector_report(tmp_path: Path) -> None:
+def test_prediction_output_and_vector_report(tmp_path: Path) -> None:
     from oracles.vvamp import VVPhaseSpace
 
     n, m, k = 800, 6, 2
@@ -220,11 +219,11 @@ def test_output_prediction_and_vector_report(tmp_path: Path) -> None:
     sm = 0.02 * np.abs(truth) + 0.01
     samples = truth + sm * rng.standard_normal((m, n, k))
     pred = Prediction(samples.mean(0), sm, samples.std(0), samples, np.broadcast_to(sm, (m, n, k)).copy())
-    part = output_prediction(pred, 1)
+    part = pred.output(1)
     assert part.mean.shape == (n,) and part.samples.shape == (m, n)
     np.testing.assert_array_equal(part.sigma_tot, pred.sigma_tot[:, 1])
     with pytest.raises(ValueError, match="not vector-valued"):
-        output_prediction(part, 0)
+        part.output(0)
     obs = vv_observables(VVPhaseSpace("uu_ZZ").sample(n, np.random.default_rng(6)).momenta)
     paths = write_vector_report(
         tmp_path / "vv",
