@@ -103,6 +103,22 @@ def _convert(value: Any, tp: Any, where: str) -> Any:
     return value
 
 
+def _with_section(message: str, where: str) -> str:
+    """``message`` of a section's own check, prefixed so that it names the full key path ``where.<field>``.
+
+    Checks name their field relative to some section ("steps[0]: ...", "loss.threshold: ...",
+    "acquisition.batch_size: ..."); the part of ``where`` the message does not already start with is added.
+    """
+    if not where or message.startswith("unknown key"):
+        return message
+    parts = where.split(".")
+    for i in range(len(parts)):
+        tail = ".".join(parts[i:])
+        if message.startswith((f"{tail}.", f"{tail}:", f"{tail}[")):
+            return ".".join(parts[:i] + [message]) if i else message
+    return f"{where}.{message}"
+
+
 def from_dict(cls: type[T], data: Mapping[str, Any], *, where: str = "") -> T:
     """Build the (frozen) dataclass ``cls`` from ``data``, validating every key.
 
@@ -131,7 +147,10 @@ def from_dict(cls: type[T], data: Mapping[str, Any], *, where: str = "") -> T:
         kwargs[name] = _convert(value, hints[name], key)
     try:
         return cls(**kwargs)
-    except ConfigError:
+    except ConfigError as err:
+        named = _with_section(str(err), where)
+        if named != str(err):
+            raise ConfigError(named) from None
         raise
     except (TypeError, ValueError) as err:
         raise ConfigError(f"{where or cls.__name__}: {err}") from None

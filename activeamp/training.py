@@ -65,21 +65,6 @@ StoreLike = ShardStore | str | os.PathLike[str]
 # ------------------------------------------------------------------------------------------------ configuration
 
 
-def _section(cls: type, value: Any, key: str) -> Any:
-    """Build the nested config ``cls`` for section ``key``; every error message names ``key.<field>``."""
-    if isinstance(value, cls):
-        return value
-    if not isinstance(value, Mapping):
-        raise _config.ConfigError(f"{key}: expected a mapping for {cls.__name__}, got {value!r}")
-    try:
-        return _config.from_dict(cls, value, where=key)
-    except _config.ConfigError as err:
-        message = str(err)
-        if message.startswith((f"{key}.", f"{key}:", "unknown key")):
-            raise
-        raise _config.ConfigError(f"{key}.{message}") from None  # field checks in __post_init__ name the bare field
-
-
 @dataclass(frozen=True)
 class TrainConfig:
     """How to train a surrogate on the labelled points of a shard store.
@@ -155,14 +140,7 @@ class TrainConfig:
             (a ``ValueError``) naming the bad key with its section, e.g. ``surrogate.lr: must be > 0`` or
             ``unknown key boosting.stepz; allowed: ...``.
         """
-        if not isinstance(data, Mapping):
-            raise _config.ConfigError(f"TrainConfig: expected a mapping, got {data!r}")
-        values = dict(data)
-        if "surrogate" in values:
-            values["surrogate"] = _section(SurrogateConfig, values["surrogate"], "surrogate")
-        if values.get("boosting") is not None:
-            values["boosting"] = _section(BoostingSchedule, values["boosting"], "boosting")
-        return _config.from_dict(cls, values)
+        return _config.from_dict(cls, data)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain, YAML-serialisable dict that :meth:`from_dict` accepts."""

@@ -333,21 +333,6 @@ def _check_value(base: SurrogateConfig, values: Mapping[str, Any], where: str) -
 # ------------------------------------------------------------------------------------------------ configuration
 
 
-def _section(cls: type, value: Any, key: str) -> Any:
-    """Nested config ``cls`` for section ``key``; every error message names ``key.<field>``."""
-    if isinstance(value, cls):
-        return value
-    if not isinstance(value, Mapping):
-        raise _config.ConfigError(f"{key}: expected a mapping for {cls.__name__}, got {value!r}")
-    try:
-        return _config.from_dict(cls, value, where=key)
-    except _config.ConfigError as err:
-        message = str(err)
-        if message.startswith((f"{key}.", f"{key}:", "unknown key")):
-            raise
-        raise _config.ConfigError(f"{key}.{message}") from None
-
-
 def _absolute(path: str) -> str:
     """Local paths made absolute (``~`` expanded); URIs (``s3://...``) unchanged."""
     if "://" in path:
@@ -505,13 +490,6 @@ class SearchConfig:
         ------
         activeamp.config.ConfigError
         """
-        if not isinstance(data, Mapping):
-            raise _config.ConfigError(f"expected a mapping for the search config, got {data!r}")
-        data = dict(data)
-        if "base" in data:
-            data["base"] = _section(SurrogateConfig, data["base"], "base")
-        if "scheduler" in data:
-            data["scheduler"] = _section(SchedulerConfig, data["scheduler"], "scheduler")
         return _config.from_dict(cls, data)
 
     def to_dict(self) -> dict[str, Any]:
