@@ -477,7 +477,7 @@ class DataParallelTrainer(SurrogateTrainer):
         x : numpy.ndarray
             Shape ``(N, n, 4)`` momenta [GeV].
         amplitudes : numpy.ndarray
-            Shape ``(N,)`` squared matrix elements.
+            Shape ``(N,)`` squared matrix elements, or ``(N, K)`` outputs of a vector oracle.
         x_val, a_val : numpy.ndarray, optional
             Validation set (convergence monitor).
         progress : bool
@@ -485,7 +485,7 @@ class DataParallelTrainer(SurrogateTrainer):
         """
         start = time.perf_counter()
         first_epoch = self.surrogate.epoch
-        n = np.array([self.multiplicity.get(str(i), 1) for i in ids], dtype=np.int64)
+        n = self._multiplicities(ids)
         warm = self.surrogate.is_fitted
         use_gpu = self._gpu_workers()
         result = run_data_parallel(
@@ -506,17 +506,5 @@ class DataParallelTrainer(SurrogateTrainer):
         )
         self.last_result = result
         self.surrogate = state_from_bytes(result.state, device=self.surrogate.config.device)
-        n = result.multiplicities
-        self.multiplicity = {str(i): int(m) for i, m in zip(ids, n, strict=True) if m != 1}
-        last = self.surrogate.history[-1] if self.surrogate.history else {}
-        return TrainOutcome(
-            n_train=len(ids),
-            n_eff=float(n.sum()),
-            epochs=self.surrogate.epoch - first_epoch,
-            epoch=self.surrogate.epoch,
-            train_loss=last.get("train_loss"),
-            val_loss=last.get("val_loss"),
-            seconds=time.perf_counter() - start,
-            device=f"ray-train:{self.n_workers}x{'cuda' if use_gpu else 'cpu'}",
-            boosting=result.boosting,
-        )
+        device = f"ray-train:{self.n_workers}x{'cuda' if use_gpu else 'cpu'}"
+        return self._outcome(ids, result.multiplicities, first_epoch, start, device, result.boosting)

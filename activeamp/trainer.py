@@ -176,13 +176,13 @@ class SurrogateTrainer:
         x : numpy.ndarray
             Shape ``(N, n, 4)`` momenta [GeV].
         amplitudes : numpy.ndarray
-            Shape ``(N,)`` squared matrix elements.
+            Shape ``(N,)`` squared matrix elements, or ``(N, K)`` outputs of a vector oracle.
         x_val, a_val : numpy.ndarray, optional
             Validation set (convergence monitor).
         """
         start = time.perf_counter()
         first_epoch = self.surrogate.epoch
-        n = np.array([self.multiplicity.get(str(i), 1) for i in ids], dtype=np.int64)
+        n = self._multiplicities(ids)
         warm = self.surrogate.is_fitted
         self.surrogate.fit(
             x,
@@ -208,6 +208,22 @@ class SurrogateTrainer:
             )
             n = result.multiplicities
             records = result.history
+        return self._outcome(ids, n, first_epoch, start, self.device(), records)
+
+    def _multiplicities(self, ids: np.ndarray) -> np.ndarray:
+        """Boosting multiplicities ``n_j`` ``(N,)`` of the points ``ids`` (1 unless boosted)."""
+        return np.array([self.multiplicity.get(str(i), 1) for i in ids], dtype=np.int64)
+
+    def _outcome(
+        self,
+        ids: np.ndarray,
+        n: np.ndarray,
+        first_epoch: int,
+        start: float,
+        device: str,
+        boosting: tuple[dict[str, Any], ...],
+    ) -> TrainOutcome:
+        """Keep the new multiplicities ``n`` and summarise the training that began at ``start``."""
         self.multiplicity = {str(i): int(m) for i, m in zip(ids, n, strict=True) if m != 1}
         last = self.surrogate.history[-1] if self.surrogate.history else {}
         return TrainOutcome(
@@ -218,8 +234,8 @@ class SurrogateTrainer:
             train_loss=last.get("train_loss"),
             val_loss=last.get("val_loss"),
             seconds=time.perf_counter() - start,
-            device=self.device(),
-            boosting=records,
+            device=device,
+            boosting=boosting,
         )
 
     def predict(self, x: np.ndarray, n_samples: int | None = None, *, seed: int | None = None) -> Prediction:
