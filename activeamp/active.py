@@ -178,7 +178,7 @@ class RoundStatus:
     n_train : int
         Usable (ok) training points.
     precision : float
-        Test-set 68% half-width of Δ (vector oracles: of the normalised residual, worst output).
+        Test-set 68% half-width of Δ (vector oracles: of the floored relative deviation, worst output).
     precision_top1 : float
         The same for the top 1% of test points by amplitude (vector oracles: by |output|, worst output).
     accuracy_top1 : float
@@ -517,7 +517,7 @@ class ActiveLearner:
 
     @staticmethod
     def _evaluate(store: ShardStore, prediction: Prediction, truth: np.ndarray) -> Metrics | VectorMetrics:
-        """Test-set metrics: Δ of |M|², or per-output normalised residuals for a vector store."""
+        """Test-set metrics: Δ of |M|², or per-output floored relative deviations for a vector store."""
         if store.outputs is None:
             return evaluate_prediction(prediction, truth)
         return evaluate_vector_prediction(prediction, truth, store.outputs)
@@ -566,7 +566,7 @@ class ActiveLearner:
         lines += [f"{i:>5} {c:>12} {p:>17.4g} {t:>10.4g} {u:>15.4g}" for i, (c, p, t, u) in enumerate(curve)]
         if store.outputs is not None:
             lines.append(
-                f"outputs {', '.join(store.outputs)}: Δ is the normalised residual (⟨A⟩_k − A_k)/rms_k, "
+                f"outputs {', '.join(store.outputs)}: Δ is the floored relative deviation (⟨A⟩_k − A_k)/(|A_k| + m_k), "
                 "each figure the worst output's (per-output figures in metrics/)"
             )
         lines.append(f"wall time {self.state.get('wall_seconds', 0.0):.1f} s; model: model.pt; store: store/")

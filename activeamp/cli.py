@@ -128,8 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
         "evaluate",
         help="Δ table, metrics.json and figures of a trained surrogate on a store",
         description="Evaluate a trained surrogate on the labelled points of a store: Δ table, metrics.json, summary "
-        "and figures. On a vector store every output is evaluated on its own (Δ_k = (A_NN,k - A_k)/rms_k) and the "
-        "figures are residuals.png, pulls_<output>.png and kin_<observable>_<output>.png.",
+        "and figures. On a vector store every output is evaluated on its own "
+        "(Δ_k = (A_NN,k - A_k)/(|A_k| + m_k), m_k the median |A_k|) and the figures are residuals.png, "
+        "pulls_<output>.png and kin_<observable>_<output>.png.",
     )
     p.add_argument("--model", type=Path, required=True, help="checkpoint written by `activeamp train` (OUT/model.pt)")
     p.add_argument(

@@ -277,9 +277,9 @@ class Metrics:
 class VectorMetrics:
     """Metrics of a vector prediction (K outputs per point, e.g. signed form-factor coefficients), per output.
 
-    Each output has a full :class:`Metrics` record, with one change of meaning: Δ is the normalised residual
-    ``Δ_k = (⟨A⟩_k − A_k) / rms_k`` with ``rms_k = sqrt(mean(A_k²))`` over the evaluated set (see
-    :func:`evaluate_vector_prediction`), and the ``rel_sigma_*`` entries are ``σ_k / rms_k``.
+    Each output has a full :class:`Metrics` record, with one change of meaning: Δ is the floored relative
+    deviation ``Δ_k = (⟨A⟩_k − A_k) / (|A_k| + m_k)`` with ``m_k`` the median of ``|A_k|`` over the evaluated set
+    (see :func:`normalised_residual`), and the ``rel_sigma_*`` entries are ``σ_k / (|A_k| + m_k)``.
 
     Attributes
     ----------
@@ -287,25 +287,25 @@ class VectorMetrics:
         Output names, in the order of the prediction's last axis.
     per_output : dict
         Output name → :class:`Metrics`.
-    rms : tuple of float
-        ``rms_k`` per output (target units), the normalisation of Δ_k; empty when not recorded.
+    scale : tuple of float
+        ``m_k`` per output (target units), the floor of the normalisation of Δ_k; empty when not recorded.
     """
 
     names: tuple[str, ...]
     per_output: dict[str, Metrics]
-    rms: tuple[float, ...] = field(default=())
+    scale: tuple[float, ...] = field(default=())
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "names", tuple(str(n) for n in self.names))
-        object.__setattr__(self, "rms", tuple(float(r) for r in self.rms))
+        object.__setattr__(self, "scale", tuple(float(r) for r in self.scale))
         if len(set(self.names)) != len(self.names):
             raise ValueError(f"VectorMetrics: output names must be unique, got {list(self.names)}")
         if set(self.per_output) != set(self.names):
             raise ValueError(
                 f"VectorMetrics: per_output has outputs {sorted(self.per_output)}, names are {list(self.names)}"
             )
-        if self.rms and len(self.rms) != len(self.names):
-            raise ValueError(f"VectorMetrics: {len(self.rms)} rms values for {len(self.names)} outputs")
+        if self.scale and len(self.scale) != len(self.names):
+            raise ValueError(f"VectorMetrics: {len(self.scale)} scales for {len(self.names)} outputs")
 
     @property
     def count(self) -> int:
@@ -320,10 +320,10 @@ class VectorMetrics:
         return max(finite) if finite else _NAN
 
     def to_dict(self) -> dict[str, Any]:
-        """Nested plain ``dict``: ``names``, ``rms`` and ``per_output`` (name → :meth:`Metrics.to_dict`)."""
+        """Nested plain ``dict``: ``names``, ``scale`` and ``per_output`` (name → :meth:`Metrics.to_dict`)."""
         return {
             "names": list(self.names),
-            "rms": list(self.rms),
+            "scale": list(self.scale),
             "per_output": {n: self.per_output[n].to_dict() for n in self.names},
         }
 
@@ -336,13 +336,13 @@ class VectorMetrics:
         ValueError
             If keys are missing or unknown; the message names them and ``where``.
         """
-        _check_keys(data, ["names", "rms", "per_output"], where)
+        _check_keys(data, ["names", "scale", "per_output"], where)
         per_output = data["per_output"]
         if not isinstance(per_output, Mapping):
             raise ValueError(f"{where}.per_output: expected a mapping, got {type(per_output).__name__}")
-        rms = tuple(_NAN if r is None else float(r) for r in data["rms"])
+        scale = tuple(_NAN if r is None else float(r) for r in data["scale"])
         metrics = {str(n): Metrics.from_dict(m, f"{where}.per_output.{n}") for n, m in per_output.items()}
-        return cls(tuple(data["names"]), metrics, rms)
+        return cls(tuple(data["names"]), metrics, scale)
 
 
 #: A metrics record of one set: scalar or vector.
@@ -620,7 +620,7 @@ def _metrics(pred: Prediction, a_true: np.ndarray, d: np.ndarray, size: np.ndarr
     size : numpy.ndarray
         Shape ``(N,)``: the size that selects the top fractions (largest first).
     reference : numpy.ndarray or float
-        What σ is divided by in the ``rel_sigma_*`` entries (``|A_true|``, or ``rms`` for vector outputs).
+        What σ is divided by in the ``rel_sigma_*`` entries (``|A_true|``, or ``|A_k| + m_k`` for vector outputs).
     """
     top1 = top_fraction_indices(size, TOP_FRACTIONS[0])
     top01 = top_fraction_indices(size, TOP_FRACTIONS[1])
@@ -654,12 +654,14 @@ def _metrics(pred: Prediction, a_true: np.ndarray, d: np.ndarray, size: np.ndarr
 
 
 def normalised_residual(a_pred: np.ndarray, truth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-output normalised residual ``Δ_k = (A_NN,k − A_k) / rms_k`` with ``rms_k = sqrt(mean_j A_jk²)``.
+    """Per-output floored relative deviation ``Δ_k = (A_NN,k − A_k) / (|A_k| + m_k)``, ``m_k = median_j |A_jk|``.
 
     The relative deviation ``A_NN/A_true − 1`` of the scalar metrics is undefined, and blows up, where a
-    signed output crosses zero; dividing by the output's rms over the set instead measures the error on
-    the scale of the output's typical size, is well defined at zeros, and reduces to a relative error
-    for outputs of constant size.
+    signed output crosses zero. With the floor ``m_k`` the deviation is relative (≈ ``A_NN/A_true − 1``) where
+    the output is large, ``|A_k| ≫ m_k``, as the precision of a coefficient that spans decades should be, and
+    in units of the output's typical size where it passes through zero. (A fixed normalisation such as the rms
+    would make the bulk look perfect and the largest values look terrible for outputs spanning decades.) If
+    more than half of an output's values are exactly zero, ``m_k`` is the mean of ``|A_k|`` instead.
 
     Parameters
     ----------
@@ -669,7 +671,7 @@ def normalised_residual(a_pred: np.ndarray, truth: np.ndarray) -> tuple[np.ndarr
     Returns
     -------
     (numpy.ndarray, numpy.ndarray)
-        Δ of shape ``(N, K)`` (dimensionless) and ``rms`` of shape ``(K,)`` (target units; NaN for N = 0).
+        Δ of shape ``(N, K)`` (dimensionless) and ``m`` of shape ``(K,)`` (target units; NaN for N = 0).
 
     Raises
     ------
@@ -682,13 +684,15 @@ def normalised_residual(a_pred: np.ndarray, truth: np.ndarray) -> tuple[np.ndarr
         raise ValueError(f"a_pred has shape {a_pred.shape} but truth has shape {truth.shape}")
     if truth.shape[0] == 0:
         return np.zeros(truth.shape), np.full(truth.shape[1], _NAN)
-    rms = np.sqrt(np.mean(truth**2, axis=0))
-    zero = np.flatnonzero(rms == 0)
+    size = np.abs(truth)
+    floor = np.median(size, axis=0)
+    floor = np.where(floor > 0, floor, size.mean(axis=0))
+    zero = np.flatnonzero(floor == 0)
     if zero.size:
         raise ValueError(
             f"truth: output {int(zero[0])} is zero at all {truth.shape[0]} points; its normalised residual is undefined"
         )
-    return (a_pred - truth) / rms, rms
+    return (a_pred - truth) / (size + floor), floor
 
 
 def _validate_vector_truth(truth: np.ndarray) -> np.ndarray:
@@ -705,11 +709,11 @@ def _validate_vector_truth(truth: np.ndarray) -> np.ndarray:
 def evaluate_vector_prediction(pred: Prediction, truth: np.ndarray, names: Sequence[str]) -> VectorMetrics:
     """All metrics of a vector prediction (K outputs per point), output by output.
 
-    Per output k the deviation is the normalised residual ``Δ_k = (⟨A⟩_k − A_k) / rms_k`` with
-    ``rms_k = sqrt(mean(A_k²))`` over the evaluated set (:func:`normalised_residual`): the ratio
+    Per output k the deviation is the floored relative deviation ``Δ_k = (⟨A⟩_k − A_k) / (|A_k| + m_k)`` with
+    ``m_k`` the median of ``|A_k|`` over the evaluated set (:func:`normalised_residual`): the ratio
     ``A_NN/A_true − 1`` of :func:`evaluate_prediction` is undefined where a signed coefficient crosses zero.
     The top 1 % / 0.1 % are the points with the largest ``|A_k|``; pulls (Eqs. 16, 17) and the coverage of
-    σ_tot are as in the scalar :class:`Metrics`; ``rel_sigma_*`` are ``σ_k / rms_k``.
+    σ_tot are as in the scalar :class:`Metrics`; ``rel_sigma_*`` are ``σ_k / (|A_k| + m_k)``.
 
     Parameters
     ----------
@@ -738,12 +742,12 @@ def evaluate_vector_prediction(pred: Prediction, truth: np.ndarray, names: Seque
         arr = getattr(pred, attr)
         if arr is not None and (np.ndim(arr) != 3 or np.shape(arr)[1:] != (n, k)):
             raise ValueError(f"prediction.{attr} has shape {np.shape(arr)}; expected (M, {n}, {k})")
-    d, rms = normalised_residual(pred.mean, truth)
+    d, floor = normalised_residual(pred.mean, truth)
     per_output = {}
     for j, name in enumerate(names):
         a_j = truth[:, j]
-        per_output[name] = _metrics(pred.output(j), a_j, d[:, j], np.abs(a_j), rms[j])
-    metrics = VectorMetrics(names, per_output, tuple(rms.tolist()))
+        per_output[name] = _metrics(pred.output(j), a_j, d[:, j], np.abs(a_j), np.abs(a_j) + floor[j])
+    metrics = VectorMetrics(names, per_output, tuple(floor.tolist()))
     logger.debug("evaluate_vector_prediction: N=%d, K=%d, worst 68%% half-width of Δ_k = %.3g", n, k, metrics.precision)
     return metrics
 

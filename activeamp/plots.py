@@ -736,9 +736,9 @@ def plot_residuals(
     bins: int = 60,
     pdf: bool = False,
 ) -> Path:
-    """Histograms of the normalised residual (⟨A⟩_k − A_k)/rms_k of every output, one panel each.
+    """Histograms of the deviation Δ_k = (⟨A⟩_k − A_k)/(|A_k| + m_k) of every output, one panel each.
 
-    rms_k is the root mean square of the true output over the set (the scale of
+    m_k is the median of the true |A_k| over the set (:func:`activeamp.metrics.normalised_residual`, the Δ of
     :func:`activeamp.metrics.evaluate_vector_prediction`); each panel's legend gives the 68 % half-width.
 
     Parameters
@@ -773,7 +773,7 @@ def plot_residuals(
         ax.set_title(str(name), fontsize="small")
         ax.tick_params(labelsize="x-small")
         ax.legend(fontsize="x-small", frameon=False)
-    fig.supxlabel(r"$(\langle A\rangle_k - A_k)/\mathrm{rms}_k$")
+    fig.supxlabel(r"$\Delta_k = (\langle A\rangle_k - A_k)/(|A_k| + m_k)$")
     return _save(fig, path, pdf)
 
 

@@ -577,8 +577,8 @@ def format_delta_table(metrics_by_set: Mapping[str, AnyMetrics]) -> str:
     pull t_tot (1 for a calibrated σ_tot).
 
     Vector metrics (:class:`activeamp.metrics.VectorMetrics`) get one row per set and output, with an
-    ``output`` column; Δ is then the normalised residual Δ_k = (⟨A⟩_k − A_k)/rms_k and the top subsets are
-    the points with the largest |A_k|. A last line per set names its worst output (the set's precision).
+    ``output`` column; Δ is then the floored relative deviation Δ_k = (⟨A⟩_k − A_k)/(|A_k| + m_k) and the top
+    subsets are the points with the largest |A_k|. A last line per set names its worst output (the set's precision).
 
     Parameters
     ----------
@@ -611,7 +611,7 @@ def format_delta_table(metrics_by_set: Mapping[str, AnyMetrics]) -> str:
     scalar = (
         "; scalar sets: Delta = A_NN/A_true - 1" if any(isinstance(m, Metrics) for m in metrics_by_set.values()) else ""
     )
-    lines = [f"68% half-width of Delta_k = (A_NN,k - A_k)/rms_k per output k (median in brackets{scalar})"]
+    lines = [f"68% half-width of Delta_k = (A_NN,k - A_k)/(|A_k| + m_k) per output k (median in brackets{scalar})"]
     lines += _aligned([header, *rows], left=2)
     if worst:
         lines.append("worst output: " + ", ".join(worst))
@@ -642,8 +642,8 @@ def evaluate_model(
       (amplitude-weighted pT, η, ΔR with σ_h,model / σ_h,pred bands) and ``loss.png`` (the model's history).
 
     A vector store (several signed outputs per point, :attr:`ShardStore.outputs`) is evaluated output by
-    output (:func:`activeamp.metrics.evaluate_vector_prediction`: Δ_k is the normalised residual
-    (⟨A⟩_k − A_k)/rms_k): ``metrics.json`` holds :class:`activeamp.metrics.VectorMetrics` (``per_output``),
+    output (:func:`activeamp.metrics.evaluate_vector_prediction`: Δ_k is the floored relative deviation
+    (⟨A⟩_k − A_k)/(|A_k| + m_k)): ``metrics.json`` holds :class:`activeamp.metrics.VectorMetrics` (``per_output``),
     ``summary.txt`` a row per split and output, and the figures are those of
     :func:`activeamp.plots.write_vector_report` for ``report_split``: ``residuals.png``, ``pulls_<output>.png``,
     ``kin_<observable>_<output>.png`` and ``loss.png``.

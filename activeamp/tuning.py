@@ -69,8 +69,9 @@ logger = logging.getLogger(__name__)
 
 #: Objectives a search can minimise: validation NLL (preprocessed space, Eq. 14 without the regulariser),
 #: 68 % half-width of Δ = A_NN/A_true − 1 on the validation split, the same for its top 1 % by amplitude.
-#: On a vector store (several signed outputs per point) Δ is the normalised residual Δ_k = (⟨A⟩_k − A_k)/rms_k
-#: and both Δ objectives are those of the worst output (:attr:`activeamp.metrics.VectorMetrics.precision`).
+#: On a vector store (several signed outputs per point) Δ is the floored relative deviation
+#: Δ_k = (⟨A⟩_k − A_k)/(|A_k| + m_k), and both Δ objectives are those of the worst output
+#: (:attr:`activeamp.metrics.VectorMetrics.precision`).
 METRICS: tuple[str, ...] = ("val_nll", "val_delta68", "val_top1")
 
 #: Fewest validation points for the ``val_top1`` objective (10 points in the top 1 %).
@@ -392,7 +393,7 @@ class SearchConfig:
     metric : {"val_nll", "val_delta68", "val_top1"}
         Objective, minimised: validation NLL, 68 % half-width of Δ on the validation split, or the same for
         its top 1 % by true amplitude. On a vector store: the worst output's 68 % half-width of the
-        normalised residual Δ_k = (⟨A⟩_k − A_k)/rms_k, or of its top 1 % by |A_k| (see :data:`METRICS`).
+        floored relative deviation Δ_k = (⟨A⟩_k − A_k)/(|A_k| + m_k), or of its top 1 % by |A_k| (see :data:`METRICS`).
     epochs : int
         Epoch limit of a trial (ASHA's ``max_t``); the plateau rule of ``base`` may stop a trial earlier.
     eval_every : int
@@ -679,7 +680,7 @@ def validation_metrics(
     -------
     dict
         Scalar: the 68 % half-width of Δ = A_NN/A_true − 1 and of its top 1 % by amplitude. Vector: the
-        worst output's 68 % half-width of the normalised residual Δ_k (:attr:`VectorMetrics.precision`) and
+        worst output's 68 % half-width of the floored relative deviation Δ_k (:attr:`VectorMetrics.precision`) and
         the worst output's top-1 % half-width (top 1 % by |A_k|).
     """
     pred = surrogate.predict(x_val)

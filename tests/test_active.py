@@ -200,14 +200,14 @@ def test_vector_oracle_run_learns_every_output(ray_local: object, tmp_path: Path
     last = statuses[-1]
     assert set(last.metrics.per_output) == {"c1", "c2", "c3"}
     assert last.precision == max(m.precision for m in last.metrics.per_output.values())
-    assert 0 < last.precision < 1.0  # the normalised residual: better than predicting zero
+    assert 0 < last.precision < 1.0  # the floored relative deviation: better than predicting zero
     doc = json.loads((run / "metrics" / "round-0002.json").read_text())
     assert set(doc["sets"]["test"]["per_output"]) == {"c1", "c2", "c3"}
     for name in ("residuals.png", "pulls_c1.png", "kin_sqrt_s_c3.png", "precision_vs_calls.png"):
         assert (run / "plots" / name).stat().st_size > 1000
     picked = store.arrays("train")
     assert picked.targets.shape == (picked.ids.size, 3)
-    assert "outputs c1, c2, c3: Δ is the normalised residual" in (run / "summary.txt").read_text()
+    assert "outputs c1, c2, c3: Δ is the floored relative deviation" in (run / "summary.txt").read_text()
 
 
 def test_vector_oracle_needs_the_signed_transform(ray_local: object, tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ from activeamp.metrics import (
     evaluate_prediction,
     evaluate_vector_prediction,
     gaussian_coverage,
+    normalised_residual,
     pull_stats,
     pulls,
     read_metrics_json,
@@ -331,23 +332,23 @@ def test_vector_perfect_prediction_has_zero_width() -> None:
         d = m.per_output[name].delta_all
         assert d.half_width_68 == 0.0 and d.abs_68 == 0.0 and d.frac_below_1e_3 == 1.0
         assert m.per_output[name].coverage[0].observed == 1.0
-    np.testing.assert_allclose(m.rms, np.sqrt(np.mean(truth**2, axis=0)), rtol=1e-15)
+    np.testing.assert_allclose(m.scale, np.median(np.abs(truth), axis=0), rtol=1e-15)
 
 
 def test_vector_known_offsets_give_the_expected_half_widths() -> None:
     truth = _signed_truth()
     n = truth.shape[0]
     widths = np.array([0.01, 0.001, 0.05])
-    rms = np.sqrt(np.mean(truth**2, axis=0))
+    norm = np.abs(truth) + np.median(np.abs(truth), axis=0)  # |A_k| + m_k
     u = _uniform_delta(n, 1.0)[np.random.default_rng(4).permutation(n)]
-    d = u[:, None] * widths  # normalised residuals uniform on (−w_k, w_k): 68 % half-width 0.68 w_k
-    sigma = np.tile(rms * widths, (n, 1))
-    pred = Prediction(truth + d * rms, sigma, np.zeros_like(sigma))
+    d = u[:, None] * widths  # deviations uniform on (−w_k, w_k): 68 % half-width 0.68 w_k
+    sigma = norm * widths
+    pred = Prediction(truth + d * norm, sigma, np.zeros_like(sigma))
     m = evaluate_vector_prediction(pred, truth, ["a", "b", "c"])
     got = [m.per_output[k].delta_all.half_width_68 for k in m.names]
     np.testing.assert_allclose(got, 0.68 * widths, rtol=1e-3)
     assert m.precision == max(got)
-    # pulls: |t| = |u| < 1 everywhere, uniform on (−1, 1); σ_k/rms_k = w_k
+    # pulls: |t| = |u| < 1 everywhere, uniform on (−1, 1); σ_k/(|A_k| + m_k) = w_k
     for k, name in enumerate(m.names):
         out = m.per_output[name]
         assert out.pull_tot.frac_within_1 == 1.0 and out.pull_tot.std == pytest.approx(1 / np.sqrt(3), rel=1e-3)
@@ -404,3 +405,15 @@ def test_vector_metrics_round_trip_and_errors(tmp_path: Path) -> None:
         VectorMetrics.from_dict(broken)
     with pytest.raises(ValueError, match="output names must be unique"):
         evaluate_vector_prediction(pred, truth, ["a", "a", "c"])
+
+
+def test_vector_deviation_is_relative_for_large_values_and_floored_at_zeros() -> None:
+    truth = np.array([[0.0], [1.0], [2.0], [1e4], [-1e4]])  # m = median |A| = 2
+    pred = truth * 1.01 + np.array([[0.03], [0.0], [0.0], [0.0], [0.0]])
+    d, floor = normalised_residual(pred, truth)
+    np.testing.assert_allclose(floor, [2.0])
+    np.testing.assert_allclose(d[:, 0], [0.03 / 2.0, 0.01 / 3.0, 0.02 / 4.0, 100.0 / (1e4 + 2), -100.0 / (1e4 + 2)])
+    assert abs(d[3, 0] - 0.01) < 1e-5  # ≈ A_NN/A_true − 1 where the output is large
+    mostly_zero = np.array([[0.0], [0.0], [0.0], [4.0]])
+    _, floor = normalised_residual(mostly_zero, mostly_zero)
+    np.testing.assert_allclose(floor, [1.0])  # the mean of |A| when the median is zero

@@ -291,7 +291,7 @@ def test_vector_evaluation_writes_per_output_metrics_plots_and_summary(
     metrics = evaluate_model(result.model_path, vector_store.path, tmp_path, splits=["train", "test"], n_samples=6)
     assert list(metrics) == ["train", "test"] and all(isinstance(m, VectorMetrics) for m in metrics.values())
     test = metrics["test"]
-    assert test.names == ("c1", "c2", "c3") and test.count == 100 and len(test.rms) == 3
+    assert test.names == ("c1", "c2", "c3") and test.count == 100 and len(test.scale) == 3
     assert test.precision == max(m.precision for m in test.per_output.values()) and np.isfinite(test.precision)
     assert test.per_output["c2"].pull_model_weights is not None  # samples kept: the Eq. 17 pull per output
     from_file, extra = read_metrics_json(tmp_path / "metrics.json")
@@ -303,7 +303,7 @@ def test_vector_evaluation_writes_per_output_metrics_plots_and_summary(
         assert (tmp_path / name).stat().st_size > 0, name
     assert not (tmp_path / "delta.png").exists()
     summary = (tmp_path / "summary.txt").read_text()
-    assert "Delta_k = (A_NN,k - A_k)/rms_k" in summary and "  test/c3: t_model std" in summary
+    assert "Delta_k = (A_NN,k - A_k)/(|A_k| + m_k)" in summary and "  test/c3: t_model std" in summary
     assert f"{test.per_output['c2'].delta_all.half_width_68:.3e}" in summary
 
 
