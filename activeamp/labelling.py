@@ -77,13 +77,15 @@ def _n_outputs(oracle: AnyOracle) -> int | None:
     return oracle.n_outputs if isinstance(oracle, VectorOracle) else None
 
 
-def check_outputs(store: ShardStore, oracle: AnyOracle) -> None:
-    """Raise ``ValueError`` unless the store holds the oracle's kind of label (scalar, or the same outputs)."""
-    expected = tuple(oracle.output_names) if isinstance(oracle, VectorOracle) else None
-    if store.outputs != expected:
+def check_outputs(store: ShardStore, outputs: tuple[str, ...] | None, oracle_name: str) -> None:
+    """Raise ``ValueError`` unless the store holds the oracle's kind of label.
+
+    ``outputs``: the oracle's output names (a vector oracle), or None for a scalar |M|² oracle.
+    """
+    if store.outputs != outputs:
         have = "scalar |M|²" if store.outputs is None else f"outputs {list(store.outputs)}"
-        want = "scalar |M|²" if expected is None else f"outputs {list(expected)}"
-        raise ValueError(f"store {store.path} holds {have}, but oracle {oracle.name!r} returns {want}")
+        want = "scalar |M|²" if outputs is None else f"outputs {list(outputs)}"
+        raise ValueError(f"store {store.path} holds {have}, but oracle {oracle_name!r} returns {want}")
 
 
 def evaluate_isolating(oracle: AnyOracle, momenta: np.ndarray) -> AnyResult:
@@ -156,7 +158,7 @@ def label_store(
         raise ValueError(
             f"oracle {oracle.name!r} computes {oracle.process.name}, but store {store.path} holds {store.process.name}"
         )
-    check_outputs(store, oracle)
+    check_outputs(store, tuple(oracle.output_names) if isinstance(oracle, VectorOracle) else None, oracle.name)
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     todo: PointSet = store.unlabelled(split, include_failed=retry_failed, limit=limit)

@@ -17,7 +17,7 @@ from tqdm.auto import tqdm
 from activeamp.cluster import ClusterError, check_resources, wait_ready
 from activeamp.config import ConfigError
 from activeamp.dataset import OracleConfig
-from activeamp.labelling import AnyResult, failed_result, make_result
+from activeamp.labelling import AnyResult, check_outputs, failed_result, make_result
 from activeamp.store import PointSet, ShardStore
 
 __all__ = ["OracleWorker", "OraclePool", "PoolConfig", "PoolError", "PoolReport"]
@@ -263,11 +263,7 @@ class OraclePool:
         """
         if store.process.name != self.process:
             raise ValueError(f"pool labels {self.process}, but store {store.path} holds {store.process.name}")
-        if store.outputs != self.outputs:
-            raise ValueError(
-                f"store {store.path} holds outputs {store.outputs}, but oracle {self.oracle_config.name!r} returns "
-                f"{self.outputs} (None: a scalar |M|²)"
-            )
+        check_outputs(store, self.outputs, self.oracle_config.name)
         n_outputs = None if self.outputs is None else len(self.outputs)
         todo = points if points is not None else store.unlabelled(split, include_failed=retry_failed)
         cfg = self.config

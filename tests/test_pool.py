@@ -131,7 +131,8 @@ def test_pool_refuses_a_store_of_other_outputs(ray_local: object, tmp_path: Path
     store, _ = _store(tmp_path, 5)
     with OraclePool(OracleConfig("mock_vv", {"n_outputs": 2}), "uu_ZZ", PoolConfig(n_actors=1)) as pool:
         vv = ShardStore.create(tmp_path / "vv", "uu_ZZ", outputs=["a", "b"])
-        with pytest.raises(ValueError, match="holds outputs \\('a', 'b'\\), but oracle 'mock_vv' returns"):
+        mismatch = "holds outputs \\['a', 'b'\\], but oracle 'mock_vv' returns outputs \\['c1', 'c2'\\]"
+        with pytest.raises(ValueError, match=mismatch):
             pool.label(vv, progress=False)
         with pytest.raises(ValueError, match="pool labels uu_ZZ, but store"):
             pool.label(store, progress=False)
