@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import logging
 import os
 import time
@@ -204,6 +205,14 @@ class RoundStatus:
     train: TrainOutcome
     pool: PoolReport | None
 
+    @property
+    def median_top1(self) -> float:
+        """Median Δ of the top 1 % (its bias; vector oracles: of the output with the largest |Δ| quantile)."""
+        if isinstance(self.metrics, Metrics):
+            return self.metrics.delta_top1.median
+        worst = max(self.metrics.per_output.values(), key=lambda m: m.delta_top1.abs_68)
+        return worst.delta_top1.median
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable summary (metrics in full)."""
         return {
@@ -213,6 +222,7 @@ class RoundStatus:
             "precision": self.precision,
             "precision_top1": self.precision_top1,
             "accuracy_top1": self.accuracy_top1,
+            "median_top1": self.median_top1,
             "wall_seconds": self.wall_seconds,
             "train": {k: v for k, v in self.train.__dict__.items() if k != "boosting"},
             "pool": None
@@ -313,7 +323,8 @@ class ActiveLearner:
             exist_ok=True,
             metadata={"run": to_dict(cfg)},
         )
-        self._trainer = trainer_actor(self.config.surrogate, self.config.boosting, self.config.trainer)
+        surrogate = self.config.surrogate.with_process(self.config.phasespace.process)
+        self._trainer = trainer_actor(surrogate, self.config.boosting, self.config.trainer)
         completed = int(self.state["completed_round"])
         if completed >= 0:
             blob = (self.run_dir / self.state["checkpoint"]).read_bytes()
@@ -502,14 +513,15 @@ class ActiveLearner:
         )
         self._commit_round(status)
         logger.info(
-            "round %d: %d oracle calls, %d training points, test %s 68%% half-width %.4g (top 1%%: %.4g), "
-            "%.1f s of training, %.1f s so far",
+            "round %d: %d oracle calls, %d training points, test %s 68%% half-width %.4g "
+            "(top 1%%: 68%% quantile of |Δ| %.4g, median %+.2g), %.1f s of training, %.1f s so far",
             round_,
             oracle_calls,
             len(train),
             "Δ" if store.outputs is None else f"residual (worst of {len(store.outputs)} outputs)",
             status.precision,
-            status.precision_top1,
+            status.accuracy_top1,
+            status.median_top1,
             outcome.seconds,
             wall,
         )
@@ -537,7 +549,7 @@ class ActiveLearner:
         )
         with open(self.run_dir / "rounds.jsonl", "a") as fh:
             fh.write(json.dumps(status.to_dict(), default=float) + "\n")
-        point = [status.oracle_calls, status.precision, status.precision_top1, status.accuracy_top1]
+        point = [status.oracle_calls, status.precision, status.precision_top1, status.accuracy_top1, status.median_top1]
         curve = list(self.state.get("curve", [])) + [point]
         self.state = {
             "completed_round": r,
@@ -557,13 +569,15 @@ class ActiveLearner:
     def _final_report(self, store: ShardStore, x_test: np.ndarray, a_test: np.ndarray) -> None:
         from activeamp.plots import observables_for, write_report, write_vector_report
 
-        curve = self.state.get("curve", [])
+        # rounds committed before the median was recorded have 4 entries
+        curve = [list(point) + [math.nan] * (5 - len(point)) for point in self.state.get("curve", [])]
         lines = [
             f"activeamp run in {self.run_dir}",
             f"process {store.process.description}, oracle {self.config.oracle.name}, seed {self.config.seed}",
-            f"{'round':>5} {'oracle calls':>12} {'Δ 68% half-width':>17} {'top-1%':>10} {'top-1% |Δ| 68%':>15}",
+            "test set: Δ = A_NN/A_true − 1 of all points, and of the 1 % largest amplitudes (|Δ| quantile and median)",
+            f"{'round':>5} {'oracle calls':>12} {'Δ 68% half-width':>17} {'top-1% |Δ| 68%':>15} {'top-1% median Δ':>16}",
         ]
-        lines += [f"{i:>5} {c:>12} {p:>17.4g} {t:>10.4g} {u:>15.4g}" for i, (c, p, t, u) in enumerate(curve)]
+        lines += [f"{i:>5} {c:>12} {p:>17.4g} {u:>15.4g} {m:>+16.2g}" for i, (c, p, _, u, m) in enumerate(curve)]
         if store.outputs is not None:
             lines.append(
                 f"outputs {', '.join(store.outputs)}: Δ is the floored relative deviation (⟨A⟩_k − A_k)/(|A_k| + m_k), "
@@ -578,8 +592,8 @@ class ActiveLearner:
         prediction = ray.get(self._trainer.predict_with_samples.remote(x_test))
         history = ray.get(self._trainer.history.remote())
         curves = {
-            "test Δ 68% half-width": [(c, p) for c, p, _, _ in curve],
-            "top 1%: 68% quantile of |Δ|": [(c, u) for c, _, _, u in curve],
+            "all test points: 68% half-width of Δ": [(c, p) for c, p, _, _, _ in curve],
+            "top 1% by amplitude: 68% quantile of |Δ|": [(c, u) for c, _, _, u, _ in curve],
         }
         if store.outputs is not None:
             write_vector_report(

@@ -482,8 +482,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(
             f"round {status.round}: {status.oracle_calls} oracle calls, {status.n_train} training points, "
             f"test {'Δ' if isinstance(status.metrics, Metrics) else 'residual (worst output)'} 68% half-width "
-            f"{status.precision:.4g} (top 1%: {status.precision_top1:.4g}, "
-            f"|Δ| 68% quantile {status.accuracy_top1:.4g}), "
+            f"{status.precision:.4g} (top 1%: |Δ| 68% quantile {status.accuracy_top1:.4g}, "
+            f"median Δ {status.median_top1:+.2g}), "
             f"{status.wall_seconds:.0f} s",
             flush=True,
         )

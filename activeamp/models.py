@@ -21,6 +21,7 @@ __all__ = [
     "head_width",
     "heteroscedastic_head",
     "heteroscedastic_nll",
+    "squared_error",
     "objective",
     "rbf_repulsion",
 ]
@@ -101,6 +102,21 @@ def heteroscedastic_nll(mean: Tensor, sigma: Tensor, target: Tensor, weights: Te
         Scalar: the weighted mean NLL per point.
     """
     terms = 0.5 * ((mean - target) / sigma).square() + torch.log(sigma)
+    if mean.dim() == 3:
+        terms = terms.sum(dim=-1)
+    per_point = terms.mean(dim=0)
+    if weights is None:
+        return per_point.mean()
+    return (weights * per_point).sum() / weights.sum()
+
+
+def squared_error(mean: Tensor, target: Tensor, weights: Tensor | None = None) -> Tensor:
+    """Per-point-weighted half squared error ``Σ_j n_j ⟨(Ā_j(ω) − y_j)²⟩_ω / (2 Σ_j n_j)``.
+
+    The mean-only loss of ``SurrogateConfig.loss = "mse"``; shapes as in :func:`heteroscedastic_nll` (the
+    error of a point is summed over its K outputs).
+    """
+    terms = 0.5 * (mean - target).square()
     if mean.dim() == 3:
         terms = terms.sum(dim=-1)
     per_point = terms.mean(dim=0)

@@ -68,6 +68,22 @@ class Prediction:
             take(self.sigma_model_samples),
         )
 
+    def scaled(self, factor: np.ndarray | None) -> Prediction:
+        """Every array multiplied by a positive per-point ``factor`` ``(N,)`` (e.g. an envelope); None: unchanged.
+
+        ⟨A⟩, σ_model and σ_pred scale alike, so the decomposition σ_tot² = σ_model² + σ_pred² is kept.
+        """
+        if factor is None:
+            return self
+        f = np.asarray(factor, dtype=np.float64)
+        per_point = f.reshape(f.shape + (1,) * (np.ndim(self.mean) - 1))
+
+        def mul(arr: np.ndarray | None) -> np.ndarray | None:
+            return None if arr is None else arr * per_point
+
+        return Prediction(mul(self.mean), mul(self.sigma_model), mul(self.sigma_pred), mul(self.samples),
+                          mul(self.sigma_model_samples))
+
     def __len__(self) -> int:
         return int(self.mean.shape[0])
 

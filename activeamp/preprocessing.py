@@ -15,6 +15,7 @@ __all__ = [
     "TARGET_KINDS",
     "AnyTargetTransform",
     "InputTransform",
+    "LogTargetTransform",
     "PerOutputTransform",
     "SignedTargetTransform",
     "TargetTransform",
@@ -32,7 +33,7 @@ logger = logging.getLogger(__name__)
 INPUT_MODES: tuple[str, ...] = ("momenta", "invariants")
 
 #: Target maps understood by :func:`fit_target_transform` (``SurrogateConfig.target_transform``).
-TARGET_KINDS: tuple[str, ...] = ("log", "signed")
+TARGET_KINDS: tuple[str, ...] = ("pure_log", "log", "signed")
 
 #: Statistics that may define the scale σ_A / c_k of a target map.
 _SCALE_STATS = {"std": np.std, "mean": np.mean, "median": np.median}
@@ -139,9 +140,13 @@ class InputTransform:
     def __call__(self, x: np.ndarray) -> np.ndarray:
         """Standardised inputs, shape ``(N, dim)`` float64."""
         feats, _ = as_features(x, self.mode)
-        if feats.shape[1] != self.raw_dim:
-            raise ValueError(f"inputs have {feats.shape[1]} raw columns, the transform was fitted on {self.raw_dim}")
-        return (feats[:, self.keep] - self.mean) / self.std
+        return self.standardise(feats)
+
+    def standardise(self, feats: np.ndarray) -> np.ndarray:
+        """Standardised inputs ``(N, dim)`` from raw features ``(N, raw_dim)`` (:func:`as_features` of ``mode``)."""
+        if feats.shape[-1] != self.raw_dim:
+            raise ValueError(f"inputs have {feats.shape[-1]} raw columns, the transform was fitted on {self.raw_dim}")
+        return (feats[..., self.keep] - self.mean) / self.std
 
     def state(self) -> dict[str, Any]:
         """Plain state (numpy arrays, str, int, list) for checkpoints; inverse of :meth:`from_state`."""
@@ -235,6 +240,59 @@ class TargetTransform:
     def from_state(cls, state: dict[str, Any]) -> TargetTransform:
         """Rebuild from :meth:`state`."""
         return cls(float(state["sigma_a"]), float(state["mu"]), float(state["scale"]))
+
+
+@dataclass(frozen=True)
+class LogTargetTransform:
+    """Standardised logarithm: ``y = (log A − μ) / s``, for amplitudes > 0 (the default target map).
+
+    Relative errors of A are absolute errors of y (times ``1/s``), uniformly over the decades that A spans, so
+    a regression loss on y weights the largest and the smallest amplitudes alike (arXiv:2412.12069).
+
+    Attributes
+    ----------
+    mu, scale : float
+        Mean and standard deviation of ``log A`` on the training amplitudes (A in amplitude units).
+    """
+
+    mu: float
+    scale: float
+    kind: ClassVar[str] = "pure_log"
+
+    @classmethod
+    def fit(cls, amplitudes: np.ndarray) -> LogTargetTransform:
+        """Fit on training amplitudes ``(N,)``, all > 0 (amplitude units)."""
+        a = check_amplitudes(amplitudes)
+        if a.size < 2:
+            raise ValueError(f"need at least 2 training amplitudes, got {a.size}")
+        if np.any(a <= 0):
+            raise ValueError(
+                f"target_transform 'pure_log': {int(np.sum(a <= 0))} of {a.size} training amplitudes are 0; "
+                "use target_transform: log (log(1 + A/σ_A)) for targets that vanish"
+            )
+        z = np.log(a)
+        scale = float(z.std())
+        if scale <= 0:
+            raise ValueError("all training amplitudes are equal; the target standardisation is undefined")
+        return cls(float(z.mean()), scale)
+
+    def __call__(self, amplitudes: np.ndarray) -> np.ndarray:
+        """Preprocessed targets ``y``, same shape as ``amplitudes``, float64 (−inf for A = 0)."""
+        with np.errstate(divide="ignore"):
+            return (np.log(np.asarray(amplitudes, dtype=np.float64)) - self.mu) / self.scale
+
+    def inverse(self, y: np.ndarray) -> np.ndarray:
+        """Amplitudes ``exp(s·y + μ)`` for preprocessed values ``y`` (any shape, float64)."""
+        return np.exp(np.asarray(y, dtype=np.float64) * self.scale + self.mu)
+
+    def state(self) -> dict[str, Any]:
+        """Plain state for checkpoints (with ``kind``); inverse of :meth:`from_state`."""
+        return {"kind": self.kind, "mu": self.mu, "scale": self.scale}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> LogTargetTransform:
+        """Rebuild from :meth:`state`."""
+        return cls(float(state["mu"]), float(state["scale"]))
 
 
 def check_amplitudes(amplitudes: np.ndarray, name: str = "amplitudes") -> np.ndarray:
@@ -454,11 +512,11 @@ class VectorLogTargetTransform(PerOutputTransform):
 
 
 #: Any fitted target map: the scalar Eq. (15) map or a per-output one.
-AnyTargetTransform = TargetTransform | PerOutputTransform
+AnyTargetTransform = TargetTransform | LogTargetTransform | PerOutputTransform
 
 
 def fit_target_transform(
-    values: np.ndarray, kind: Literal["log", "signed"] = "log", sigma_a: str | float = "std"
+    values: np.ndarray, kind: Literal["pure_log", "log", "signed"] = "log", sigma_a: str | float = "std"
 ) -> AnyTargetTransform:
     """Fit the target map ``kind`` on training targets.
 
@@ -466,7 +524,8 @@ def fit_target_transform(
     ----------
     values : numpy.ndarray
         Shape ``(N,)`` or ``(N, K)``, target units.
-    kind : {"log", "signed"}
+    kind : {"pure_log", "log", "signed"}
+        ``"pure_log"``: :class:`LogTargetTransform`, standardised ``log A`` for ``(N,)`` targets > 0 (σ_A unused).
         ``"log"``: Eq. (15), :class:`TargetTransform` for ``(N,)`` targets (the scalar surrogate) and
         :class:`VectorLogTargetTransform` for ``(N, K)``; needs targets ≥ 0. ``"signed"``:
         :class:`SignedTargetTransform` (K = 1 for ``(N,)`` targets).
@@ -475,6 +534,10 @@ def fit_target_transform(
     """
     if kind not in TARGET_KINDS:
         raise ValueError(f"target_transform: {kind!r} is not one of {', '.join(TARGET_KINDS)}")
+    if kind == "pure_log":
+        if np.ndim(values) != 1:
+            raise ValueError("target_transform 'pure_log' is for scalar amplitudes (N,); use 'signed' for (N, K) outputs")
+        return LogTargetTransform.fit(values)
     if kind == "log" and np.ndim(values) == 1:
         return TargetTransform.fit(values, sigma_a)
     cls = SignedTargetTransform if kind == "signed" else VectorLogTargetTransform
@@ -486,6 +549,8 @@ def target_transform_from_state(state: dict[str, Any]) -> AnyTargetTransform:
     kind = state.get("kind")
     if kind is None:
         return TargetTransform.from_state(state)
+    if kind == LogTargetTransform.kind:
+        return LogTargetTransform.from_state(state)
     classes: dict[str, type[PerOutputTransform]] = {"signed": SignedTargetTransform, "log": VectorLogTargetTransform}
     if kind not in classes:
         raise ValueError(f"target transform state: kind {kind!r} is not one of {', '.join(classes)}")

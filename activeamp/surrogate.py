@@ -14,22 +14,27 @@ from typing import Any, Literal
 
 import numpy as np
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from activeamp import config as _config
 from activeamp.atomic import atomic_open
 from activeamp.bnn import BayesianNet
-from activeamp.models import ACTIVATIONS, EnsembleNet, Params, RepulsiveEnsembleNet, SurrogateNet, heteroscedastic_nll
-from activeamp.prediction import Prediction
-from activeamp.preprocessing import (
-    AnyTargetTransform,
-    InputTransform,
-    PerOutputTransform,
-    check_targets,
-    fit_target_transform,
-    target_transform_from_state,
+from activeamp.laplace import LastLayerNet, fit_sigma_head, posterior_precision
+from activeamp.models import (
+    ACTIVATIONS,
+    EnsembleNet,
+    Params,
+    RepulsiveEnsembleNet,
+    SurrogateNet,
+    heteroscedastic_nll,
+    squared_error,
 )
+from activeamp.optim import build_optimizer, warmup_cosine
+from activeamp.pipeline import Pipeline
+from activeamp.prediction import Prediction
+from activeamp.preprocessing import AnyTargetTransform, InputTransform, PerOutputTransform, check_targets
+from activeamp.process import PROCESSES
 
 __all__ = [
     "FAMILIES",
@@ -51,7 +56,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 #: Network families behind the :class:`Surrogate` interface.
-FAMILIES: tuple[str, ...] = ("bnn", "deterministic", "ensemble", "repulsive")
+FAMILIES: tuple[str, ...] = ("laplace", "bnn", "deterministic", "ensemble", "repulsive")
 
 #: Hidden layer widths of arXiv:2206.14831 by process (2→2 reuses the 2→3 network).
 PAPER_HIDDEN: dict[str, tuple[int, ...]] = {
@@ -100,6 +105,8 @@ class DataParallel:
 _SEED_PURPOSES = {"init": 0, "shuffle": 1, "noise": 2, "validation": 3, "predict": 4}
 _CHUNK_ELEMENTS = 2**20  # activations per prediction chunk: M × B × widest layer (4 MiB in float32, cache-sized)
 _FORMAT_VERSION = 1
+_LOG_EVERY_S = 10.0  # seconds between progress lines of a training stage
+_VALIDATE_EVERY_STEPS = 500  # optimiser steps between validations in cosine stages
 
 
 def derive_seed(seed: int, purpose: str) -> int:
@@ -113,14 +120,18 @@ class SurrogateConfig:
 
     Attributes
     ----------
-    family : {"bnn", "deterministic", "ensemble", "repulsive"}
-        Mean-field BNN (paper), one heteroscedastic net, deep ensemble, or repulsive ensemble.
+    family : {"laplace", "bnn", "deterministic", "ensemble", "repulsive"}
+        ``"laplace"`` (default): a regressor with a Bayesian last layer whose posterior and σ_model head are
+        fitted in closed form after each stage (:mod:`activeamp.laplace`); mean-field BNN (paper); one
+        heteroscedastic net; deep ensemble; repulsive ensemble.
     hidden : tuple of int
-        Hidden widths. Paper: ``(20, 20, 30, 40)`` for 2→3, ``(32, 64, 256, 512, 128, 64, 32)`` for 2→4.
+        Hidden widths (default 4 × 128). Paper: ``(20, 20, 30, 40)`` for 2→3, ``(32, 64, 256, 512, 128, 64, 32)``
+        for 2→4.
     activation : str
-        One of :data:`activeamp.models.ACTIVATIONS` (paper: tanh).
+        One of :data:`activeamp.models.ACTIVATIONS` (default silu; paper: tanh).
     prior_width : float
-        σ_p of the Gaussian weight prior (BNN KL; L2 term of the repulsive ensemble).
+        σ_p of the Gaussian weight prior (BNN KL; L2 term of the repulsive ensemble; last-layer prior of
+        ``"laplace"``).
     init_log_var : float
         Initial ``log σ²`` of the BNN's variational weights.
     local_reparam : bool
@@ -133,31 +144,57 @@ class SurrogateConfig:
         Strength β of the repulsive term (1 = the Bayesian gradient flow).
     sigma_floor : float
         Lower bound on σ_model in preprocessed units (added after softplus).
-    inputs : {"momenta", "invariants"}
-        Standardised momentum components, or standardised ``log s_ij``. Plain ``(N, d)`` feature arrays
-        are standardised as they are (with ``"momenta"``).
+    inputs : {"auto", "momenta", "invariants"}
+        Standardised momentum components, or standardised ``log s_ij``. Plain ``(N, d)`` feature arrays are
+        standardised as they are (with ``"momenta"``). ``"auto"`` (default): invariants for momenta, plain
+        features as they are.
     sigma_a : {"std", "mean", "median"} or float
         σ_A of Eq. (15): a statistic of the training amplitudes or a fixed value (amplitude units). With
         ``target_transform="signed"`` (and for vector targets) the per-output scale ``c_k``, computed on ``|v_k|``.
-    target_transform : {"log", "signed"}
-        Target map. ``"log"``: Eq. (15), ``log(1 + A/σ_A)`` standardised (per output for ``(N, K)``
-        targets); needs targets ≥ 0. ``"signed"``: per output ``(asinh(v_k/c_k) − μ_k)/s_k``, linear near
+    target_transform : {"pure_log", "log", "signed"}
+        Target map. ``"pure_log"`` (default): standardised ``log A``, for scalar amplitudes > 0; relative errors
+        weigh the same over all decades. ``"log"``: Eq. (15), ``log(1 + A/σ_A)`` standardised (per output for
+        ``(N, K)`` targets); needs targets ≥ 0. ``"signed"``: per output ``(asinh(v_k/c_k) − μ_k)/s_k``, linear near
         zero and logarithmic for ``|v| ≫ c``, for signed targets such as form-factor coefficients that cross
         zero and span decades (:class:`activeamp.preprocessing.SignedTargetTransform`).
+    envelope : {"auto", "none", "monomial"}
+        Smooth envelope E(x) divided out of the target (the network learns ``T(A/E)``): a monomial
+        ``Π s_ij^c`` fitted on the training set (:class:`activeamp.envelope.MonomialEnvelope`). ``"auto"``: the
+        monomial for scalar amplitudes > 0 given as momenta, none otherwise.
+    symmetry : {"auto", "none"}
+        ``"auto"``: train on random images of each point under the exchange of identical particles of
+        ``process`` and average predictions over all images (:class:`activeamp.symmetry.SymmetryGroup`).
+    process : str, optional
+        Process of the training momenta (set by ``activeamp train`` and the active loop from the store);
+        needed for ``symmetry``.
+    loss : {"auto", "mse", "nll"}
+        ``"auto"`` (default): ``"mse"`` for ``"laplace"``, ``"nll"`` for the other families.
+        ``"mse"`` (``"laplace"`` only): the mean is fitted by least squares in the preprocessed
+        space and σ_model afterwards on held-out residuals, so σ cannot absorb an under-fitted tail.
+        ``"nll"``: the heteroscedastic likelihood of Eq. (14) for mean and σ together.
+    optimizer : {"adamw", "adam"}
+        Optimiser; ``weight_decay`` is AdamW's decoupled decay of the weight matrices.
     lr, batch_size : float, int
-        Adam learning rate and batch size. Defaults (1e-3, 1024) suit ≲ 10⁵ points; the paper uses
-        (1e-4, 8192), see :meth:`for_process`.
-    max_epochs : int
-        Epoch limit of one training stage (one :meth:`Surrogate.fit` call).
+        Peak learning rate and optimiser batch size (points per step). Defaults (1e-3, 1024).
+        The paper uses (1e-4, 8192), see :meth:`for_process`.
+    max_epochs, max_steps, max_seconds : int, int, float
+        Length of one training stage (one :meth:`Surrogate.fit` call): the first limit reached ends it
+        (``max_steps``/``max_seconds`` 0: no limit). The cosine schedule runs over the stage's length, so a
+        stage bounded by ``max_seconds`` depends on the machine's speed.
     patience, tol : int, float
-        Plateau rule: converged once the monitored loss (validation NLL if a validation set is given,
-        else the epoch-mean training loss) has not improved by more than ``tol · max(|best|, 1)`` for
-        ``patience`` consecutive epochs.
-    lr_schedule : {"none", "exponential", "plateau"}
-        Per-epoch decay by ``lr_decay``, or reduction by ``lr_decay`` after ``max(patience // 4, 1)``
-        epochs without improvement.
+        Plateau rule (not with the cosine schedule, whose stages run to their end): converged once the
+        monitored loss (validation loss if a validation set is given, else the epoch-mean training loss) has
+        not improved by more than ``tol · max(|best|, 1)`` for ``patience`` consecutive epochs.
+    lr_schedule : {"cosine", "none", "exponential", "plateau"}
+        ``"cosine"`` (default): per step, linear warm-up over ``warmup`` of the stage, then cosine decay to
+        ``lr_min``. Per-epoch decay by ``lr_decay``, or reduction by ``lr_decay`` after
+        ``max(patience // 4, 1)`` epochs without improvement.
     lr_decay : float
         Decay factor in (0, 1].
+    warmup, lr_min : float
+        Warm-up fraction of a cosine stage and its final learning rate.
+    grad_clip : float
+        Clip the gradient norm of each step to this value (0: no clipping).
     n_train_samples : int
         Weight samples per batch in the training loss (BNN).
     n_weight_samples : int
@@ -170,9 +207,9 @@ class SurrogateConfig:
         ``"auto"`` (CUDA if available), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
     """
 
-    family: Literal["bnn", "deterministic", "ensemble", "repulsive"] = "bnn"
-    hidden: tuple[int, ...] = (20, 20, 30, 40)
-    activation: str = "tanh"
+    family: Literal["laplace", "bnn", "deterministic", "ensemble", "repulsive"] = "laplace"
+    hidden: tuple[int, ...] = (128, 128, 128, 128)
+    activation: str = "silu"
     prior_width: float = 1.0
     init_log_var: float = -9.0
     local_reparam: bool = False
@@ -180,16 +217,27 @@ class SurrogateConfig:
     n_members: int = 8
     repulsion: float = 1.0
     sigma_floor: float = 1e-5
-    inputs: Literal["momenta", "invariants"] = "momenta"
+    inputs: Literal["auto", "momenta", "invariants"] = "auto"
     sigma_a: str | float = "std"
-    target_transform: Literal["log", "signed"] = "log"
+    target_transform: Literal["pure_log", "log", "signed"] = "pure_log"
+    envelope: Literal["auto", "none", "monomial"] = "auto"
+    symmetry: Literal["auto", "none"] = "auto"
+    process: str | None = None
+    loss: Literal["auto", "mse", "nll"] = "auto"
+    optimizer: Literal["adamw", "adam"] = "adamw"
+    weight_decay: float = 0.0
     lr: float = 1e-3
     batch_size: int = 1024
-    max_epochs: int = 1000
+    max_epochs: int = 100_000
+    max_steps: int = 200_000
+    max_seconds: float = 0.0
     patience: int = 50
     tol: float = 1e-4
-    lr_schedule: Literal["none", "exponential", "plateau"] = "none"
+    lr_schedule: Literal["cosine", "none", "exponential", "plateau"] = "cosine"
     lr_decay: float = 0.99
+    warmup: float = 0.01
+    lr_min: float = 1e-6
+    grad_clip: float = 1.0
     n_train_samples: int = 1
     n_weight_samples: int = 50
     n_noise_samples: int = 32
@@ -218,9 +266,20 @@ class SurrogateConfig:
                 raise _config.ConfigError(f"{name}: must be >= 1, got {getattr(self, name)!r}")
         if self.n_noise_samples < 2:
             raise _config.ConfigError(f"n_noise_samples: must be >= 2, got {self.n_noise_samples}")
-        if self.tol < 0 or self.repulsion < 0 or self.seed < 0:
-            bad = next(n for n in ("tol", "repulsion", "seed") if getattr(self, n) < 0)
+        non_negative = ("tol", "repulsion", "seed", "weight_decay", "max_steps", "max_seconds", "lr_min", "grad_clip")
+        if any(getattr(self, n) < 0 for n in non_negative):
+            bad = next(n for n in non_negative if getattr(self, n) < 0)
             raise _config.ConfigError(f"{bad}: must be >= 0, got {getattr(self, bad)!r}")
+        if not 0 <= self.warmup < 1:
+            raise _config.ConfigError(f"warmup: must be in [0, 1), got {self.warmup!r}")
+        if self.loss == "mse" and self.family != "laplace":
+            raise _config.ConfigError(
+                f"loss: 'mse' fits σ_model after training, which only family 'laplace' does; "
+                f"use loss: nll with family {self.family!r}"
+            )
+        if self.process is not None:
+            if self.process not in PROCESSES:
+                raise _config.ConfigError(f"process: {self.process!r} is not one of {', '.join(PROCESSES)}")
         if not 0 < self.lr_decay <= 1:
             raise _config.ConfigError(f"lr_decay: must be in (0, 1], got {self.lr_decay!r}")
         if isinstance(self.sigma_a, str) and self.sigma_a not in ("std", "mean", "median"):
@@ -249,12 +308,39 @@ class SurrogateConfig:
         """The paper's network and optimiser settings for ``process`` (batch 8192, lr 1e-4), with overrides."""
         if process not in PAPER_HIDDEN:
             raise _config.ConfigError(f"process: {process!r} has no paper preset; known: {', '.join(PAPER_HIDDEN)}")
-        data = {"hidden": list(PAPER_HIDDEN[process]), "batch_size": 8192, "lr": 1e-4, **overrides}
+        data = {
+            "family": "bnn",
+            "hidden": list(PAPER_HIDDEN[process]),
+            "activation": "tanh",
+            "inputs": "momenta",
+            "target_transform": "log",
+            "envelope": "none",
+            "symmetry": "none",
+            "loss": "nll",
+            "optimizer": "adam",
+            "lr_schedule": "none",
+            "max_epochs": 1000,
+            "max_steps": 0,
+            "batch_size": 8192,
+            "lr": 1e-4,
+            **overrides,
+        }
         return cls.from_dict(data)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (lists for tuples) that :meth:`from_dict` accepts."""
         return _config.to_dict(self)
+
+    @property
+    def training_loss(self) -> str:
+        """The loss in use: ``"mse"`` or ``"nll"`` (``loss: auto`` resolved by family)."""
+        if self.loss != "auto":
+            return self.loss
+        return "mse" if self.family == "laplace" else "nll"
+
+    def with_process(self, process: str) -> SurrogateConfig:
+        """This config with ``process`` set, unless it names one already (the store's process, for symmetry)."""
+        return self if self.process is not None else dataclasses.replace(self, process=process)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -281,6 +367,8 @@ def build_network(config: SurrogateConfig, n_inputs: int, n_outputs: int | None 
             init_log_var=config.init_log_var,
             generator=gen,
         )
+    if config.family == "laplace":
+        return LastLayerNet(**common, sigma_floor=config.sigma_floor, generator=gen)
     if config.family == "repulsive":
         return RepulsiveEnsembleNet(
             **common,
@@ -416,10 +504,9 @@ class Surrogate:
     ----------
     net : SurrogateNet or None
         The network (float32, on ``device``); None before the first fit.
-    input_transform : InputTransform or None
-        The frozen input preprocessing.
-    target_transform : TargetTransform, PerOutputTransform or None
-        The frozen target map (:func:`activeamp.preprocessing.fit_target_transform`).
+    pipeline : Pipeline or None
+        The frozen preprocessing: symmetry images, envelope, input standardisation and target map
+        (:class:`activeamp.pipeline.Pipeline`).
     epoch : int
         Completed epochs over all stages.
     history : list of dict
@@ -439,8 +526,7 @@ class Surrogate:
         self.config = config
         self.device = resolve_device(config.device)
         self.net: SurrogateNet | None = None
-        self.input_transform: InputTransform | None = None
-        self.target_transform: AnyTargetTransform | None = None
+        self.pipeline: Pipeline | None = None
         self._n_outputs: int | None = None
         self.optimizer: torch.optim.Optimizer | None = None
         self.scheduler: Any = None
@@ -460,6 +546,16 @@ class Surrogate:
     def is_fitted(self) -> bool:
         """Whether preprocessing and network exist (after the first :meth:`fit` or a :meth:`load`)."""
         return self.net is not None
+
+    @property
+    def input_transform(self) -> InputTransform | None:
+        """The frozen input standardisation (None before fitting)."""
+        return None if self.pipeline is None else self.pipeline.inputs
+
+    @property
+    def target_transform(self) -> AnyTargetTransform | None:
+        """The frozen target map ``T`` (None before fitting); the network learns ``T(A / E(x))``."""
+        return None if self.pipeline is None else self.pipeline.target
 
     @property
     def n_outputs(self) -> int | None:
@@ -486,7 +582,7 @@ class Surrogate:
     def _build(self, n_inputs: int) -> None:
         cfg = self.config
         self.net = build_network(cfg, n_inputs, self._n_outputs).to(self.device)
-        self.optimizer = torch.optim.Adam(self.net.parameters(), lr=cfg.lr)
+        self.optimizer = build_optimizer(self.net, cfg.optimizer, cfg.lr, cfg.weight_decay)
         if cfg.lr_schedule == "exponential":
             self.scheduler = torch.optim.lr_scheduler.ExponentialLR(self.optimizer, gamma=cfg.lr_decay)
         elif cfg.lr_schedule == "plateau" and cfg.lr_decay < 1:
@@ -497,10 +593,19 @@ class Surrogate:
             self.scheduler = None
 
     def _setup(self, x: np.ndarray, amplitudes: np.ndarray) -> None:
-        self.input_transform = InputTransform.fit(x, self.config.inputs)
-        self.target_transform = fit_target_transform(amplitudes, self.config.target_transform, self.config.sigma_a)
+        cfg = self.config
+        self.pipeline = Pipeline.fit(
+            x,
+            amplitudes,
+            inputs=cfg.inputs,
+            target=cfg.target_transform,
+            sigma_a=cfg.sigma_a,
+            envelope=cfg.envelope,
+            symmetry=cfg.symmetry,
+            process=cfg.process,
+        )
         self._n_outputs = None if amplitudes.ndim == 1 else int(amplitudes.shape[1])
-        self._build(self.input_transform.dim)
+        self._build(self.pipeline.inputs.dim)
         outputs = "" if self._n_outputs is None else f", {self._n_outputs} outputs"
         logger.info("built %r on %s (%d inputs%s)", self, self.device, self.input_transform.dim, outputs)
 
@@ -517,20 +622,27 @@ class Surrogate:
                 )
         return v
 
-    def transform_inputs(self, x: np.ndarray) -> np.ndarray:
-        """Standardised network inputs ``(N, d)`` float64."""
-        if self.input_transform is None:
+    def _require_pipeline(self) -> Pipeline:
+        if self.pipeline is None:
             raise RuntimeError("the surrogate is not trained yet: call fit() or Surrogate.load() first")
-        return self.input_transform(x)
+        return self.pipeline
 
-    def transform_targets(self, amplitudes: np.ndarray) -> np.ndarray:
-        """Preprocessed targets (the fitted map, standardised) of amplitudes, float64, same shape."""
-        if self.target_transform is None:
-            raise RuntimeError("the surrogate is not trained yet: call fit() or Surrogate.load() first")
-        return self.target_transform(amplitudes)
+    def transform_inputs(self, x: np.ndarray) -> np.ndarray:
+        """Standardised network inputs ``(N, d)`` float64 of the points themselves (the identity image)."""
+        return self._require_pipeline().inputs(x)
+
+    def transform_targets(self, amplitudes: np.ndarray, x: np.ndarray | None = None) -> np.ndarray:
+        """Preprocessed targets ``T(A / E(x))`` of amplitudes, float64, same shape; ``x`` is needed with an envelope."""
+        pipeline = self._require_pipeline()
+        if pipeline.envelope is not None:
+            if x is None:
+                raise ValueError("this surrogate divides by an envelope E(x): transform_targets needs the points x")
+            return pipeline.targets(x, amplitudes)
+        return pipeline.target(amplitudes)
 
     def _inputs_tensor(self, x: np.ndarray) -> Tensor:
-        return torch.as_tensor(self.transform_inputs(x), dtype=torch.float32, device=self.device)
+        """Features of every symmetry image, ``(G, N, d)`` float32 on the device."""
+        return torch.as_tensor(self._require_pipeline().features(x), dtype=torch.float32, device=self.device)
 
     @staticmethod
     def _check_weights(weights: np.ndarray | None, n: int) -> np.ndarray:
@@ -556,6 +668,10 @@ class Surrogate:
         progress: bool | None = None,
         new_stage: bool | None = None,
         max_epochs: int | None = None,
+        max_steps: int | None = None,
+        max_seconds: float | None = None,
+        checkpoint: str | Path | None = None,
+        checkpoint_every_s: float = 60.0,
     ) -> list[dict[str, Any]]:
         """Train until the plateau rule fires or the stage's epoch limit is reached.
 
@@ -585,8 +701,14 @@ class Surrogate:
             Show a tqdm bar (None: only on a terminal).
         new_stage : bool, optional
             Force (True) or forbid (False) starting a new stage.
-        max_epochs : int, optional
-            Epoch limit of a new stage.
+        max_epochs, max_steps, max_seconds : optional
+            Limits of a new stage (defaults: the config's); the first one reached ends it.
+        checkpoint : path, optional
+            During the stage, every ``checkpoint_every_s`` seconds, save the model there (:meth:`save`, atomic,
+            calibrated) when the monitored loss improved since the last save: a killed training keeps its best
+            model so far. The caller saves the final model itself.
+        checkpoint_every_s : float
+            Seconds between checkpoint checks.
 
         Returns
         -------
@@ -603,8 +725,9 @@ class Surrogate:
             self._setup(x, a)
         net = self._require_net()
         keep = w > 0
-        x_t = self._inputs_tensor(np.asarray(x)[keep])
-        y_t = torch.as_tensor(self.transform_targets(a[keep]), dtype=torch.float32, device=self.device)
+        x_keep = np.asarray(x)[keep]
+        x_t = self._inputs_tensor(x_keep)
+        y_t = torch.as_tensor(self.transform_targets(a[keep], x_keep), dtype=torch.float32, device=self.device)
         w_t = torch.as_tensor(w[keep], dtype=torch.float32, device=self.device)
         n_eff = float(w.sum())
         val = None
@@ -612,7 +735,7 @@ class Surrogate:
             raise ValueError("give both x_val and a_val, or neither")
         if x_val is not None:
             av = self._check_targets(a_val, "a_val")
-            val = (self._inputs_tensor(x_val), torch.as_tensor(self.transform_targets(av), device=self.device))
+            val = (self._inputs_tensor(x_val), torch.as_tensor(self.transform_targets(av, x_val), device=self.device))
 
         stage = self.stage
         if new_stage or stage is None or stage["done"]:
@@ -622,9 +745,13 @@ class Surrogate:
             limit = cfg.max_epochs if max_epochs is None else int(max_epochs)
             if limit < 1:
                 raise ValueError(f"max_epochs: must be >= 1, got {max_epochs}")
+            steps = cfg.max_steps if max_steps is None else int(max_steps)
+            if steps > 0:
+                limit = min(limit, -(-steps // self._steps_per_epoch(int(keep.sum()))))
             index = 0 if stage is None else stage["index"] + 1
             stage = {"index": index, "start": self.epoch, "target": self.epoch + limit, "best": math.inf, "bad": 0}
-            stage.update(done=False, converged=False)
+            seconds = cfg.max_seconds if max_seconds is None else float(max_seconds)
+            stage.update(done=False, converged=False, seconds=0.0, max_seconds=seconds, calibrated=False)
             self.stage = stage
 
         bar = tqdm(
@@ -635,18 +762,25 @@ class Surrogate:
             unit="epoch",
             leave=False,
         )
+        last_log = last_save = time.perf_counter()
+        best_saved = math.inf
+        last_val: dict[str, float] = {}
         try:
             while self.epoch < stage["target"] and not stage["done"]:
                 t0 = time.perf_counter()
-                train_loss, train_nll, penalty = self._train_epoch(net, x_t, y_t, w_t, n_eff)
+                lr_at = self._lr_function(stage, x_t.shape[1], t0)
+                train_loss, train_nll, penalty = self._train_epoch(net, x_t, y_t, w_t, n_eff, lr_at)
                 metrics: dict[str, Any] = {"train_loss": train_loss, "train_nll": train_nll, "penalty": penalty}
                 if val is not None:
-                    metrics["val_loss"] = self._validation_nll(net, *val)
+                    if self._validate_now(stage, x_t.shape[1], time.perf_counter() - t0) or not last_val:
+                        last_val = self._validation_metrics(net, *val)
+                    metrics.update(last_val)
                 monitored = metrics.get("val_loss", train_loss)
                 if not math.isfinite(monitored):
                     raise RuntimeError(f"training diverged at epoch {self.epoch + 1}: monitored loss is {monitored}")
                 self._step_schedule(monitored)
                 self.epoch += 1
+                stage["seconds"] += time.perf_counter() - t0
                 self._update_stage(monitored)
                 metrics.update(
                     lr=float(self.optimizer.param_groups[0]["lr"]),
@@ -657,12 +791,27 @@ class Surrogate:
                 self.history.append({"epoch": self.epoch, **metrics})
                 bar.update(1)
                 bar.set_postfix(loss=f"{train_loss:.4g}", **({"val": f"{metrics['val_loss']:.4g}"} if val else {}))
+                if time.perf_counter() - last_log >= _LOG_EVERY_S or stage["done"]:
+                    last_log = time.perf_counter()
+                    self._log_progress(stage, metrics)
+                if stage["done"]:
+                    self._calibrate(net, x_t, y_t, w_t, val)
+                    stage["calibrated"] = True
+                elif checkpoint is not None and time.perf_counter() - last_save >= checkpoint_every_s:
+                    if monitored < best_saved:  # the best model so far, calibrated, for a run that gets killed
+                        self._calibrate(net, x_t, y_t, w_t, val)
+                        self.save(checkpoint)
+                        best_saved = monitored
+                    last_save = time.perf_counter()
                 if callback is not None:
                     callback(self.epoch, dict(metrics))
         finally:
             bar.close()
         if self.epoch >= stage["target"]:
             stage["done"] = True
+        if stage["done"] and not stage.get("calibrated", True):
+            self._calibrate(net, x_t, y_t, w_t, val)
+            stage["calibrated"] = True
         logger.info(
             "stage %d %s after %d epochs (epoch %d, best monitored loss %.6g)",
             stage["index"],
@@ -673,24 +822,63 @@ class Surrogate:
         )
         return self.history
 
-    def _train_epoch(self, net: SurrogateNet, x: Tensor, y: Tensor, w: Tensor, n_eff: float) -> tuple[float, ...]:
-        """One pass over shuffled batches; returns the batch-weight-averaged loss, NLL and normalised penalty."""
+    def _steps_per_epoch(self, n: int) -> int:
+        """Optimiser steps per epoch over ``n`` training points (global batches in data-parallel training)."""
+        return max(-(-n // self.config.batch_size), 1)
+
+    def _lr_function(self, stage: dict[str, Any], n: int, t0: float) -> Callable[[int], float] | None:
+        """Learning rate per step of the coming epoch (cosine schedule), or None for per-epoch schedules."""
+        cfg = self.config
+        if cfg.lr_schedule != "cosine":
+            return None
+        per_epoch = self._steps_per_epoch(n)
+        total = max((stage["target"] - stage["start"]) * per_epoch, 1)
+        done = (self.epoch - stage["start"]) * per_epoch
+        max_seconds = stage.get("max_seconds", 0.0)
+        before = stage.get("seconds", 0.0)
+
+        def lr_at(step: int) -> float:
+            progress = (done + step) / total
+            if max_seconds > 0:
+                progress = max(progress, (before + time.perf_counter() - t0) / max_seconds)
+            return warmup_cosine(progress, cfg.lr, cfg.lr_min, cfg.warmup)
+
+        return lr_at
+
+    def _train_epoch(
+        self, net: SurrogateNet, x: Tensor, y: Tensor, w: Tensor, n_eff: float, lr_at: Callable[[int], float] | None
+    ) -> tuple[float, ...]:
+        """One pass over shuffled batches; returns the batch-weight-averaged loss, NLL and normalised penalty.
+
+        ``x`` has shape ``(G, N, d)``: each point enters each batch as one random image of its symmetry group.
+        """
         cfg = self.config
         dp = self.data_parallel
         net.train()
-        n = x.shape[0]
+        n_images, n = x.shape[0], x.shape[1]
         perm = torch.randperm(n, generator=self._shuffle_gen).to(self.device)
         sums = torch.zeros(4, dtype=torch.float64, device=self.device)
-        for start in range(0, n, cfg.batch_size):
+        for step, start in enumerate(range(0, n, cfg.batch_size)):
             idx = perm[start : start + cfg.batch_size]
+            image = None
+            if n_images > 1:  # drawn before the data-parallel split: the same on every worker
+                image = torch.randint(n_images, (idx.numel(),), generator=self._shuffle_gen).to(self.device)
             batch_weight = w[idx].sum() if dp is not None else None
             if dp is not None:
                 idx = idx[dp.rank :: dp.world_size]
+                image = None if image is None else image[dp.rank :: dp.world_size]
             wb = w[idx]
+            if lr_at is not None:
+                for group in self.optimizer.param_groups:
+                    group["lr"] = lr_at(step)
             self.optimizer.zero_grad(set_to_none=True)
             if idx.numel():
-                mean, sigma = net(x[idx], cfg.n_train_samples, self._noise_gen)
-                nll = heteroscedastic_nll(mean, sigma, y[idx], wb)
+                xb = x[0, idx] if image is None else x[image, idx]
+                mean, sigma = net(xb, cfg.n_train_samples, self._noise_gen)
+                if cfg.training_loss == "mse":
+                    nll = squared_error(mean, y[idx], wb)
+                else:
+                    nll = heteroscedastic_nll(mean, sigma, y[idx], wb)
                 penalty = net.penalty(mean) / n_eff
                 loss = nll + penalty
                 # data parallel: this worker's share of the batch objective, so that the sum over workers is it
@@ -699,6 +887,8 @@ class Surrogate:
                 sums += terms.double() * wb.sum().double()
             if dp is not None:
                 self._reduce_gradients(net, dp)
+            if cfg.grad_clip > 0:
+                nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip)
             self.optimizer.step()
         if dp is not None:
             dp.all_reduce(sums)
@@ -717,28 +907,51 @@ class Surrogate:
             offset += p.numel()
 
     @torch.no_grad()
-    def _validation_nll(self, net: SurrogateNet, x: Tensor, y: Tensor) -> float:
-        """Held-out NLL with 4 weight draws from a fixed seed (common random numbers across epochs).
+    def _image_outputs(self, net: SurrogateNet, x: Tensor, params: Params) -> tuple[Tensor, Tensor]:
+        """Outputs averaged over the symmetry images: ``x`` ``(G, B, d)`` → Ā, σ_model of shape ``(M, B[, K])``."""
+        g, b = x.shape[0], x.shape[1]
+        mean, sigma = net.evaluate(x.reshape(g * b, -1), params)
+        shape = (mean.shape[0], g, b, *mean.shape[2:])
+        return mean.reshape(shape).mean(dim=1), sigma.reshape(shape).mean(dim=1)
 
+    @torch.no_grad()
+    def _validation_metrics(self, net: SurrogateNet, x: Tensor, y: Tensor) -> dict[str, float]:
+        """Held-out loss (``val_loss``) with 4 weight draws from a fixed seed (common random numbers across epochs).
+
+        The loss is the training loss without regulariser: the NLL of Eq. (14), or half the squared error for
+        ``loss="mse"``. For the ``pure_log`` target, also ``val_delta68``: the 68 % quantile of
+        ``|Δ| = |exp(s (ȳ − y)) − 1|``, the relative error of the weight-averaged prediction.
         Data parallel: each worker evaluates ``[rank::world_size]`` of the set and the sums are all-reduced.
         """
         net.eval()
         dp = self.data_parallel
         if dp is not None:
-            x, y = x[dp.rank :: dp.world_size], y[dp.rank :: dp.world_size]
+            x, y = x[:, dp.rank :: dp.world_size], y[dp.rank :: dp.world_size]
         gen = torch.Generator(self.device).manual_seed(derive_seed(self.config.seed, "validation"))
         params = net.draw(max(self.config.n_train_samples, 4), gen)
         total = 0.0
         chunk = self._chunk_size(None, params)
-        for start in range(0, x.shape[0], chunk):
-            mean, sigma = net.evaluate(x[start : start + chunk], params)
+        residuals = []
+        for start in range(0, x.shape[1], chunk):
+            mean, sigma = self._image_outputs(net, x[:, start : start + chunk], params)
             yc = y[start : start + chunk].to(mean.dtype)
-            total += float(heteroscedastic_nll(mean, sigma, yc)) * yc.shape[0]
+            if self.config.training_loss == "mse":
+                total += float(squared_error(mean, yc)) * yc.shape[0]
+            else:
+                total += float(heteroscedastic_nll(mean, sigma, yc)) * yc.shape[0]
+            residuals.append((mean.mean(dim=0) - yc).double())
+        out: dict[str, float] = {}
         if dp is None:
-            return total / x.shape[0]
-        sums = torch.tensor([total, float(x.shape[0])], dtype=torch.float64, device=self.device)
-        dp.all_reduce(sums)
-        return float(sums[0] / sums[1])
+            out["val_loss"] = total / x.shape[1]
+        else:
+            sums = torch.tensor([total, float(x.shape[1])], dtype=torch.float64, device=self.device)
+            dp.all_reduce(sums)
+            out["val_loss"] = float(sums[0] / sums[1])
+        scale = getattr(self.target_transform, "scale", None)
+        if self.config.target_transform == "pure_log" and scale is not None and dp is None and residuals:
+            delta = torch.expm1(torch.cat(residuals) * scale).abs()
+            out["val_delta68"] = float(torch.quantile(delta.float(), 0.68)) if delta.numel() else math.nan
+        return out
 
     def _step_schedule(self, monitored: float) -> None:
         if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
@@ -746,18 +959,93 @@ class Surrogate:
         elif self.scheduler is not None:
             self.scheduler.step()
 
+    def _validate_now(self, stage: dict[str, Any], n: int, epoch_seconds: float) -> bool:
+        """Whether to evaluate the validation set after this epoch.
+
+        Every epoch, except in cosine stages (no plateau rule): there once per ``_VALIDATE_EVERY_STEPS``
+        optimiser steps, and after the stage's last epoch, so that small data sets do not spend their time
+        validating.
+        """
+        if self.config.lr_schedule != "cosine":
+            return True
+        per_epoch = self._steps_per_epoch(n)
+        every = max(-(-_VALIDATE_EVERY_STEPS // per_epoch), 1)
+        done = self.epoch + 1 - stage["start"]
+        last = self.epoch + 1 >= stage["target"] or (
+            stage.get("max_seconds", 0.0) > 0 and stage.get("seconds", 0.0) + epoch_seconds >= stage["max_seconds"]
+        )
+        return last or done % every == 0
+
     def _update_stage(self, monitored: float) -> None:
-        """Plateau rule: improvement means ``monitored < best − tol · max(|best|, 1)``."""
+        """Plateau rule: improvement means ``monitored < best − tol · max(|best|, 1)``; epoch and time limits.
+
+        A cosine stage runs to its epoch or time limit (its learning rate only gets small at the end).
+        """
         stage = self.stage
         best = stage["best"]
         if not math.isfinite(best) or monitored < best - self.config.tol * max(abs(best), 1.0):
             stage["best"], stage["bad"] = monitored, 0
         else:
             stage["bad"] += 1
-        if stage["bad"] >= self.config.patience:
+        if stage["bad"] >= self.config.patience and self.config.lr_schedule != "cosine":
             stage["converged"] = stage["done"] = True
         if self.epoch >= stage["target"]:
             stage["done"] = True
+        if stage.get("max_seconds", 0.0) > 0 and stage.get("seconds", 0.0) >= stage["max_seconds"]:
+            stage["done"] = True
+
+    def _log_progress(self, stage: dict[str, Any], metrics: dict[str, Any]) -> None:
+        """One progress line: stage, epoch, losses, validation precision, learning rate, elapsed time."""
+        parts = [f"stage {stage['index']}: epoch {self.epoch - stage['start']}/{stage['target'] - stage['start']}"]
+        parts.append(f"loss {metrics['train_loss']:.4g}")
+        if "val_loss" in metrics:
+            parts.append(f"val loss {metrics['val_loss']:.4g}")
+        if "val_delta68" in metrics:
+            parts.append(f"val |Δ| 68% {metrics['val_delta68']:.3g}")
+        parts.append(f"lr {self.optimizer.param_groups[0]['lr']:.2g}")
+        parts.append(f"{stage.get('seconds', 0.0):.0f} s")
+        logger.info(", ".join(parts))
+
+    @torch.no_grad()
+    def _calibrate(
+        self, net: SurrogateNet, x: Tensor, y: Tensor, w: Tensor, val: tuple[Tensor, Tensor] | None
+    ) -> None:
+        """Closed-form Bayesian part of a finished ``"laplace"`` stage (:mod:`activeamp.laplace`).
+
+        σ_model is fitted to the residuals of the validation set when there is one with at least 100 points
+        (honest residuals), else of the training set; then the last-layer posterior uses all training points.
+        """
+        if not isinstance(net, LastLayerNet):
+            return
+        net.eval()
+        t0 = time.perf_counter()
+        wm, bm = net.mean_head.params()
+        cal_x, cal_y, cal_w = (val[0], val[1], None) if val is not None and val[1].shape[0] >= 100 else (x, y, w)
+
+        def features(inputs: Tensor) -> Tensor:
+            g, b = inputs.shape[0], inputs.shape[1]
+            return net.features(inputs.reshape(g * b, -1)).reshape(g, b, -1)
+
+        phi = features(cal_x)
+        y2 = cal_y.to(phi.dtype).reshape(cal_y.shape[0], -1)
+        residual = y2 - (phi.mean(dim=0) @ wm[0].T + bm[0])
+        with torch.enable_grad():
+            nll = fit_sigma_head(net, phi, residual, cal_w)
+        phi_train = features(x)
+        _, sigma = self._image_outputs(net, x, net.draw(1, mean=True))
+        precision = posterior_precision(
+            phi_train.mean(dim=0), sigma[0].reshape(x.shape[1], -1), w, self.config.prior_width
+        )
+        net.set_posterior(precision)
+        logger.info(
+            "calibrated σ_model on %d %s points (NLL %.4g) and the last-layer posterior on %d points in %.1f s",
+            cal_y.shape[0],
+            "validation" if cal_w is None else "training",
+            nll,
+            x.shape[1],
+            time.perf_counter() - t0,
+        )
+
 
     # ------------------------------------------------------------------ prediction
     def _n_samples(self, n_samples: int | None) -> int:
@@ -781,15 +1069,22 @@ class Surrogate:
 
     @torch.no_grad()
     def _sample_outputs(self, x: np.ndarray, params: Params, batch_size: int | None) -> Any:
-        """Yield ``(slice, mean, sigma)`` with ``(M, B)`` float64 preprocessed outputs, chunk by chunk."""
+        """Yield ``(slice, mean, sigma, scale)`` chunk by chunk.
+
+        ``mean``, ``sigma``: ``(M, B)`` (or ``(M, B, K)``) float64 preprocessed outputs, averaged over the
+        symmetry images; ``scale``: the envelope ``E(x)`` ``(B,)`` (amplitude units) or None.
+        """
         net = self._require_net()
+        pipeline = self._require_pipeline()
         net.eval()
         chunk = self._chunk_size(batch_size, params)
+        if batch_size is None:  # every point is evaluated once per image
+            chunk = max(chunk // pipeline.order, 1)
         for start in range(0, len(x), chunk):  # preprocessing per chunk too: stays in cache, bounded memory
-            feats = self.transform_inputs(x[start : start + chunk])
+            feats, scale = pipeline.encode(x[start : start + chunk])
             xc = torch.as_tensor(feats, dtype=torch.float32, device=self.device)
-            mean, sigma = net.evaluate(xc, params)
-            yield slice(start, start + xc.shape[0]), mean.double().cpu().numpy(), sigma.double().cpu().numpy()
+            mean, sigma = self._image_outputs(net, xc, params)
+            yield slice(start, start + xc.shape[1]), mean.double().cpu().numpy(), sigma.double().cpu().numpy(), scale
 
     def predict(
         self,
@@ -836,8 +1131,10 @@ class Surrogate:
         target = self.target_transform if space == "amplitude" else None
         nodes = stratified_normal_nodes(self.config.n_noise_samples)
         parts = [
-            summarise_samples(mean, sigma, target, nodes, keep_samples=return_samples)
-            for _, mean, sigma in self._sample_outputs(x, params, batch_size)
+            summarise_samples(mean, sigma, target, nodes, keep_samples=return_samples).scaled(
+                scale if target is not None else None
+            )
+            for _, mean, sigma, scale in self._sample_outputs(x, params, batch_size)
         ]
         if not parts:
             shape = (0,) if self._n_outputs is None else (0, self._n_outputs)
@@ -872,8 +1169,10 @@ class Surrogate:
         with torch.no_grad():
             params = net.draw(1, mean=True)
         out = np.empty((len(x),) if self._n_outputs is None else (len(x), self._n_outputs))
-        for sl, mean, _ in self._sample_outputs(x, params, batch_size):
-            out[sl] = (self.target_transform.inverse(mean) if space == "amplitude" else mean).mean(axis=0)
+        for sl, mean, _, scale in self._sample_outputs(x, params, batch_size):
+            if space == "amplitude":
+                mean = self.target_transform.inverse(mean) * (1.0 if scale is None else scale)
+            out[sl] = mean.mean(axis=0)
         return out
 
     def weight_pulls(
@@ -893,7 +1192,7 @@ class Surrogate:
             Shape ``(M, N)`` (``(M, N, K)`` for a vector model): one pull per weight sample, point (and output),
             what loss boosting needs.
         """
-        y = self.transform_targets(self._check_targets(amplitudes))
+        y = self.transform_targets(self._check_targets(amplitudes), x)
         pred = self.predict(x, n_samples, return_samples=True, batch_size=batch_size, space="preprocessed", seed=seed)
         return t_model_weights(pred, y)
 
@@ -919,6 +1218,9 @@ class Surrogate:
         if self.is_fitted:
             state["input_transform"] = _to_torch_state(self.input_transform.state())
             state["target_transform"] = self.target_transform.state()
+            envelope = self.pipeline.envelope
+            state["envelope"] = None if envelope is None else _to_torch_state(envelope.state())
+            state["symmetry"] = None if self.pipeline.group is None else self.pipeline.group.state()
             state["model"] = {k: v.detach().cpu().clone() for k, v in self.net.state_dict().items()}
             state["optimizer"] = self.optimizer.state_dict()
             state["scheduler"] = self.scheduler.state_dict() if self.scheduler is not None else None
@@ -947,8 +1249,14 @@ class Surrogate:
             )
         if not state["fitted"]:
             return
-        self.input_transform = InputTransform.from_state(_to_numpy_state(state["input_transform"]))
-        self.target_transform = target_transform_from_state(dict(state["target_transform"]))
+        self.pipeline = Pipeline.from_state(
+            {
+                "input_transform": _to_numpy_state(state["input_transform"]),
+                "target_transform": state["target_transform"],
+                "envelope": None if state.get("envelope") is None else _to_numpy_state(state["envelope"]),
+                "symmetry": state.get("symmetry"),
+            }
+        )
         n_outputs = state.get("n_outputs")
         self._n_outputs = None if n_outputs is None else int(n_outputs)
         self._build(self.input_transform.dim)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import logging
+import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -41,8 +42,9 @@ class TrainerConfig:
         Custom resources, e.g. ``{"trainer": 1}`` to land on the GPU node type of a real cluster.
     torch_threads : int
         Torch intra-op threads inside the trainer (0: torch's default).
-    round_epochs : int
-        Epoch limit of the warm-start training stage of each round (after round 0).
+    round_epochs, round_steps, round_seconds : int, int, float
+        Limits of the warm-start training stage of each round after round 0 (0 steps or seconds: the
+        surrogate's ``max_steps`` / ``max_seconds``); the first one reached ends the stage.
     startup_timeout : float
         Seconds to wait for the actor to be placed before failing with a message naming the resources.
     data_parallel_workers : int
@@ -55,16 +57,19 @@ class TrainerConfig:
     resources: dict[str, float] = field(default_factory=dict)
     torch_threads: int = 0
     round_epochs: int = 100
+    round_steps: int = 0
+    round_seconds: float = 0.0
     startup_timeout: float = 600.0
     data_parallel_workers: int = 0
 
     def __post_init__(self) -> None:
         if self.num_gpus != "auto" and (not isinstance(self.num_gpus, (int, float)) or self.num_gpus < 0):
             raise ConfigError(f"trainer.num_gpus: expected 'auto' or a number >= 0, got {self.num_gpus!r}")
-        if self.num_cpus < 0 or self.torch_threads < 0 or self.round_epochs < 1 or self.data_parallel_workers < 0:
+        counts = (self.num_cpus, self.torch_threads, self.data_parallel_workers, self.round_steps, self.round_seconds)
+        if min(counts) < 0 or self.round_epochs < 1:
             raise ConfigError(
-                "trainer.num_cpus, trainer.torch_threads and trainer.data_parallel_workers must be >= 0, "
-                "trainer.round_epochs >= 1"
+                "trainer.num_cpus, trainer.torch_threads, trainer.data_parallel_workers, trainer.round_steps and "
+                "trainer.round_seconds must be >= 0, trainer.round_epochs >= 1"
             )
 
 
@@ -121,6 +126,19 @@ def state_from_bytes(data: bytes, device: str | None = None) -> Surrogate:
     return surrogate
 
 
+def _log_progress_to_stderr() -> None:
+    """Inside an actor: send the surrogate's progress lines (every few seconds of training) to stderr at INFO,
+    which Ray forwards to the driver's terminal, prefixed with the actor's name."""
+    log = logging.getLogger("activeamp.surrogate")
+    if not any(getattr(h, "_activeamp_progress", False) for h in log.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s training: %(message)s", datefmt="%H:%M:%S"))
+        handler._activeamp_progress = True  # type: ignore[attr-defined]
+        log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False
+
+
 class SurrogateTrainer:
     """Keeps one surrogate across rounds and trains it warm on the growing data set.
 
@@ -133,8 +151,11 @@ class SurrogateTrainer:
         surrogate: SurrogateConfig | Mapping[str, Any],
         boosting: BoostingSchedule | None = None,
         config: TrainerConfig | None = None,
+        log_progress: bool = False,
     ) -> None:
         self.config = config or TrainerConfig()
+        if log_progress:
+            _log_progress_to_stderr()
         if self.config.torch_threads:
             torch.set_num_threads(self.config.torch_threads)
         cfg = surrogate if isinstance(surrogate, SurrogateConfig) else SurrogateConfig.from_dict(surrogate)
@@ -192,6 +213,8 @@ class SurrogateTrainer:
             a_val=a_val,
             new_stage=True,
             max_epochs=self.config.round_epochs if warm else None,
+            max_steps=self.config.round_steps or None if warm else None,
+            max_seconds=self.config.round_seconds or None if warm else None,
             progress=progress,
         )
         records: tuple[dict[str, Any], ...] = ()
@@ -281,6 +304,7 @@ def trainer_actor(
     request = {"CPU": config.num_cpus, "GPU": float(gpus), **config.resources}
     check_resources(request, "the trainer")
     logger.info("starting trainer actor (num_gpus=%g, resources=%s)", gpus, dict(config.resources))
-    actor = actor_cls.remote(surrogate, boosting, config)
+    extra = {} if config.data_parallel_workers else {"log_progress": True}
+    actor = actor_cls.remote(surrogate, boosting, config, **extra)
     wait_ready([actor.device.remote()], request, "the trainer actor", config.startup_timeout)
     return actor

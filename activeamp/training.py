@@ -434,11 +434,12 @@ def train_from_store(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     data = load_training_data(store, config)
-    surrogate = Surrogate(config.surrogate)
+    surrogate = Surrogate(config.surrogate.with_process(store.process.name))
     fit_kwargs: dict[str, Any] = {"x_val": data.x_val, "a_val": data.a_val, "callback": callback, "progress": progress}
 
     t0 = time.perf_counter()
-    surrogate.fit(data.x, data.amplitude, **fit_kwargs)
+    # a killed training leaves its best model so far in out/model.pt (overwritten by the final one)
+    surrogate.fit(data.x, data.amplitude, checkpoint=out / MODEL_NAME, **fit_kwargs)
     rounds: tuple[dict[str, Any], ...] = ()
     multiplicities = None
     if config.boosts:

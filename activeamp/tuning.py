@@ -68,7 +68,8 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 #: Objectives a search can minimise: validation NLL (preprocessed space, Eq. 14 without the regulariser),
-#: 68 % half-width of Δ = A_NN/A_true − 1 on the validation split, the same for its top 1 % by amplitude.
+#: 68 % half-width of Δ = A_NN/A_true − 1 on the validation split, and for its top 1 % by amplitude the 68 % quantile
+#: of |Δ| (which counts a bias: a narrow Δ distribution far from zero is not precision).
 #: On a vector store (several signed outputs per point) Δ is the floored relative deviation
 #: Δ_k = (⟨A⟩_k − A_k)/(|A_k| + m_k), and both Δ objectives are those of the worst output
 #: (:attr:`activeamp.metrics.VectorMetrics.precision`).
@@ -391,9 +392,10 @@ class SearchConfig:
     max_concurrent : int
         Trials running at once (0: as many as the cluster's resources allow).
     metric : {"val_nll", "val_delta68", "val_top1"}
-        Objective, minimised: validation NLL, 68 % half-width of Δ on the validation split, or the same for
-        its top 1 % by true amplitude. On a vector store: the worst output's 68 % half-width of the
-        floored relative deviation Δ_k = (⟨A⟩_k − A_k)/(|A_k| + m_k), or of its top 1 % by |A_k| (see :data:`METRICS`).
+        Objective, minimised: validation loss (NLL, or half the squared error for ``loss: mse``), 68 %
+        half-width of Δ on the validation split, or the 68 % quantile of |Δ| of its top 1 % by true amplitude
+        (counts a bias). On a vector store: the worst output's figure of the floored relative deviation
+        Δ_k = (⟨A⟩_k − A_k)/(|A_k| + m_k), the top 1 % by |A_k| (see :data:`METRICS`).
     epochs : int
         Epoch limit of a trial (ASHA's ``max_t``); the plateau rule of ``base`` may stop a trial earlier.
     eval_every : int
@@ -542,6 +544,8 @@ class SearchData:
         splits, plus a vector store's ``outputs`` (checked on resume).
     outputs : tuple of str or None
         Output names of a vector store; None for amplitudes.
+    process : str or None
+        The store's process (the trials' ``surrogate.process``, for symmetry).
     """
 
     x: np.ndarray
@@ -550,6 +554,7 @@ class SearchData:
     a_val: np.ndarray
     fingerprint: dict[str, Any]
     outputs: tuple[str, ...] | None = None
+    process: str | None = None
 
     def arrays(self) -> dict[str, np.ndarray]:
         """The four arrays by name (what the trainable receives)."""
@@ -645,6 +650,7 @@ def load_search_data(config: SearchConfig) -> SearchData:
         parts["validation"].targets,
         fingerprint,
         outputs,
+        store.process.name,
     )
 
 
@@ -652,10 +658,10 @@ def load_search_data(config: SearchConfig) -> SearchData:
 
 
 def _top1(metrics: AnyMetrics) -> float:
-    """68 % half-width of Δ for the top 1 %; for vector metrics the worst output's (NaN if none has one)."""
+    """68 % quantile of |Δ| for the top 1 % (counts a bias); for vector metrics the worst output's (NaN if none)."""
     if not isinstance(metrics, VectorMetrics):
-        return float(metrics.delta_top1.half_width_68)
-    widths = [metrics.per_output[n].delta_top1.half_width_68 for n in metrics.names]
+        return float(metrics.delta_top1.abs_68)
+    widths = [metrics.per_output[n].delta_top1.abs_68 for n in metrics.names]
     finite = [w for w in widths if not math.isnan(w)]
     return float(max(finite)) if finite else math.nan
 
@@ -719,6 +725,8 @@ def train_trial(config: dict[str, Any], settings: dict[str, Any], data: dict[str
     epochs = int(settings["epochs"])
     values = space.surrogate_values(config)
     surrogate_config = SurrogateConfig.from_dict({**base.to_dict(), **values, "max_epochs": epochs})
+    if settings.get("process"):
+        surrogate_config = surrogate_config.with_process(settings["process"])
     last_eval: dict[str, float] = {}
     checkpoint = tune.get_checkpoint()
     if checkpoint is not None:
@@ -740,7 +748,7 @@ def train_trial(config: dict[str, Any], settings: dict[str, Any], data: dict[str
             "train_loss": metrics["train_loss"],
             "train_nll": metrics["train_nll"],
             "penalty": metrics["penalty"],
-            "val_nll": metrics["val_loss"],
+            "val_nll": metrics.get("val_loss", math.nan),
             **last_eval,
             "lr": metrics["lr"],
             "epoch_time_s": metrics["epoch_time_s"],
@@ -1130,6 +1138,7 @@ def run_search(config: SearchConfig, *, resume: bool = False, data: SearchData |
             "eval_every": config.eval_every,
             "checkpoint_every": config.checkpoint_every,
             "trial_cpus": config.trial_cpus,
+            "process": data.process,
         }
         if data.outputs is not None:
             settings["outputs"] = list(data.outputs)

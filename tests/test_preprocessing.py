@@ -166,7 +166,7 @@ def test_per_output_transform_errors_name_the_problem() -> None:
         t(v[:, :2])
     with pytest.raises(ValueError, match="kind 'log', expected 'signed'"):
         SignedTargetTransform.from_state(VectorLogTargetTransform.fit(np.abs(v)).state())
-    with pytest.raises(ValueError, match="target_transform: 'asinh' is not one of log, signed"):
+    with pytest.raises(ValueError, match="target_transform: 'asinh' is not one of pure_log, log, signed"):
         fit_target_transform(v, "asinh")  # type: ignore[arg-type]
 
 

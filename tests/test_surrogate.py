@@ -60,7 +60,7 @@ def test_config_from_dict_validates_and_round_trips() -> None:
     assert SurrogateConfig.from_dict(cfg.to_dict()) == cfg
     with pytest.raises(ValueError, match=r"unknown key hiden; allowed: activation, .*hidden"):
         SurrogateConfig.from_dict({"hiden": [4]})
-    with pytest.raises(ValueError, match="family: 'gp' is not one of 'bnn', 'deterministic'"):
+    with pytest.raises(ValueError, match="family: 'gp' is not one of 'laplace', 'bnn', 'deterministic'"):
         SurrogateConfig.from_dict({"family": "gp"})
     with pytest.raises(ValueError, match="prior_width: must be > 0"):
         SurrogateConfig(prior_width=0.0)
@@ -99,7 +99,7 @@ def test_all_families_train_and_predict_through_one_interface(family: str, data:
     s.fit(x, a, x_val=x[:50], a_val=a[:50], progress=False)
     assert [h["epoch"] for h in s.history] == [1, 2, 3] and "val_loss" in s.history[-1]
     pred = s.predict(x[:20], n_samples=5, return_samples=True)
-    m = {"bnn": 5, "deterministic": 1, "ensemble": 3, "repulsive": 3}[family]
+    m = {"laplace": 5, "bnn": 5, "deterministic": 1, "ensemble": 3, "repulsive": 3}[family]
     assert isinstance(pred, Prediction) and len(pred) == 20
     assert pred.samples.shape == pred.sigma_model_samples.shape == (m, 20)
     assert np.all(np.isfinite(pred.mean)) and np.all(pred.sigma_model > 0)
@@ -129,7 +129,7 @@ def test_momenta_and_invariant_inputs() -> None:
 def test_plateau_rule_stops_and_callback_sees_every_epoch(data: tuple[np.ndarray, np.ndarray]) -> None:
     x, a = data
     seen: list[tuple[int, dict]] = []
-    s = Surrogate({**TINY, "lr": 1e-9, "max_epochs": 100, "patience": 3, "tol": 0.1})
+    s = Surrogate({**TINY, "lr": 1e-9, "max_epochs": 100, "patience": 3, "tol": 0.1, "lr_schedule": "none"})
     s.fit(x, a, callback=lambda epoch, metrics: seen.append((epoch, metrics)), progress=False)
     assert s.epoch == 4 and s.stage["converged"]  # epoch 1 sets the best, 3 epochs without improvement
     assert [e for e, _ in seen] == [1, 2, 3, 4] and seen[-1][1]["converged"] is True
@@ -140,7 +140,7 @@ def test_kl_is_normalised_to_the_sum_of_multiplicities(data: tuple[np.ndarray, n
     x, a = data
     penalties = []
     for n in (1.0, 3.0):
-        s = Surrogate({**TINY, "lr": 1e-12, "max_epochs": 1})
+        s = Surrogate({**TINY, "family": "bnn", "lr": 1e-12, "max_epochs": 1})
         s.fit(x, a, weights=np.full(len(a), n), progress=False)
         penalties.append(s.history[-1]["penalty"])
         kl = float(s.net.kl().detach())
@@ -306,9 +306,9 @@ def vector_trained(vector_data: tuple[np.ndarray, np.ndarray]) -> Surrogate:
 
 
 def test_vector_config_field_is_validated() -> None:
-    assert SurrogateConfig().target_transform == "log"
+    assert SurrogateConfig().target_transform == "pure_log"
     assert SurrogateConfig.from_dict({"target_transform": "signed"}).target_transform == "signed"
-    with pytest.raises(ValueError, match="target_transform: 'asinh' is not one of 'log', 'signed'"):
+    with pytest.raises(ValueError, match="target_transform: 'asinh' is not one of 'pure_log', 'log', 'signed'"):
         SurrogateConfig.from_dict({"target_transform": "asinh"})
 
 
@@ -388,7 +388,7 @@ def test_one_output_as_a_column_stays_a_column(family: str, data: tuple[np.ndarr
     s.fit(x, a[:, None] - 2.0, progress=False)  # signed
     assert s.n_outputs == 1 and s.output_scales.shape == (1,)
     pred = s.predict(x[:20], n_samples=4, return_samples=True)
-    m = {"bnn": 4, "deterministic": 1, "ensemble": 3, "repulsive": 3}[family]
+    m = {"laplace": 4, "bnn": 4, "deterministic": 1, "ensemble": 3, "repulsive": 3}[family]
     assert pred.mean.shape == pred.sigma_tot.shape == (20, 1) and pred.samples.shape == (m, 20, 1)
     assert pred.n_outputs == 1 and s.predict_mean(x[:20]).shape == (20, 1)
     assert s.weight_pulls(x[:20], a[:20, None] - 2.0, n_samples=4).shape == (m, 20, 1)
@@ -400,7 +400,7 @@ def test_signed_scalar_and_log_vector_models(data: tuple[np.ndarray, np.ndarray]
     signed.fit(x, a - 2.0, progress=False)  # (N,) signed targets: the scalar model with the signed map
     assert signed.n_outputs is None and signed.output_scales is None
     assert signed.predict(x[:5]).mean.shape == (5,) and signed.predict(x[:5]).n_outputs is None
-    log = Surrogate(TINY)
+    log = Surrogate({**TINY, "target_transform": "log"})
     with pytest.raises(ValueError, match="target_transform='signed'"):
         log.fit(x, np.stack([a, a - 2.0], axis=1), progress=False)
     log.fit(x, np.stack([a, 1e3 * a], axis=1), progress=False)  # non-negative vector targets with Eq. (15)
@@ -408,15 +408,18 @@ def test_signed_scalar_and_log_vector_models(data: tuple[np.ndarray, np.ndarray]
     np.testing.assert_allclose(log.output_scales, [a.std(), 1e3 * a.std()], rtol=1e-12)
 
 
-def test_checkpoints_without_output_fields_load_as_scalar_log_models(
-    trained: Surrogate, data: tuple[np.ndarray, np.ndarray]
-) -> None:
-    x, _ = data
+def test_checkpoints_without_output_fields_load_as_scalar_log_models(data: tuple[np.ndarray, np.ndarray]) -> None:
+    x, a = data
+    trained = Surrogate({**TINY, "family": "bnn", "target_transform": "log"})
+    trained.fit(x, a, progress=False)
     state = trained.state_dict()
     assert state["n_outputs"] is None and "kind" not in state["target_transform"]
-    del state["n_outputs"]  # as written before vector models existed
-    del state["config"]["target_transform"]
+    for key in ("n_outputs", "envelope", "symmetry"):  # as written before vector models and envelopes existed
+        del state[key]
+    for key in ("envelope", "symmetry", "process", "loss", "optimizer", "max_steps", "max_seconds"):
+        del state["config"][key]
     old = Surrogate(SurrogateConfig.from_dict(state["config"]))
     old.load_state_dict(state)
     assert old.n_outputs is None and old.config.target_transform == "log"
+    assert old.pipeline.envelope is None and old.pipeline.group is None
     np.testing.assert_array_equal(old.predict(x).mean, trained.predict(x).mean)

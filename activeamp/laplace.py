@@ -1,0 +1,196 @@
+"""Last-layer Bayesian network: a deterministic trunk with a Gaussian (Laplace) posterior on the output layer.
+
+The trunk and the mean head are trained as a plain regressor (point estimate, MSE by default), which is
+what makes the mean precise; the Bayesian part is added afterwards, in closed form:
+
+* σ_model(x): a softplus-linear head on the (frozen) last hidden features φ(x), fitted by the heteroscedastic
+  NLL of Eq. (14) to the residuals of the finished mean (held-out points where available), so it cannot
+  trade a poor mean fit for a wider σ;
+* q(w) = N(ŵ, Σ) for the mean head's weights w (with bias), the Laplace posterior of a linear model, which is
+  exact given the features: Σ⁻¹ = Σ_j n_j φ̃_j φ̃_jᵀ / σ_j² + 1/σ_p², φ̃ = (φ, 1). Weight samples ω ~ q give
+  σ_pred² = φ̃ᵀ Σ φ̃ (Eq. 10) as for any BNN.
+
+arXiv:2412.12069 finds a Bayesian last layer sufficient for amplitude surrogates; the closed form replaces the
+variational fit of that layer (Daxberger et al., "Laplace Redux", arXiv:2106.14806).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from activeamp.models import BatchedLinear, Params, SurrogateNet, make_activation
+
+__all__ = ["LastLayerNet", "fit_sigma_head", "posterior_precision"]
+
+
+class LastLayerNet(SurrogateNet):
+    """MLP trunk, a mean head with a Gaussian posterior, and a σ_model head on detached features.
+
+    Outputs ``(M, B)`` (scalar model) or ``(M, B, K)``. Before :meth:`set_posterior` the posterior has zero
+    width (σ_pred = 0), and σ_model is whatever the σ head says (trained by the NLL loss, or fitted afterwards).
+
+    Parameters
+    ----------
+    n_inputs : int
+        Number of (preprocessed) inputs.
+    hidden : tuple of int
+        Hidden widths of the trunk (the last one is the feature dimension H).
+    activation : str
+        One of :data:`activeamp.models.ACTIVATIONS`.
+    sigma_floor : float
+        Added to the softplus of the σ head (preprocessed units).
+    generator : torch.Generator, optional
+        Source of the initial weights.
+    n_outputs : int, optional
+        K; None for a scalar model.
+    """
+
+    def __init__(
+        self,
+        n_inputs: int,
+        hidden: tuple[int, ...],
+        activation: str = "silu",
+        sigma_floor: float = 1e-5,
+        generator: torch.Generator | None = None,
+        n_outputs: int | None = None,
+    ) -> None:
+        super().__init__(n_inputs, hidden, sigma_floor, n_outputs)
+        sizes = (self.n_inputs, *self.hidden)
+        self.trunk = nn.ModuleList(BatchedLinear(a, b, 1, generator) for a, b in zip(sizes[:-1], sizes[1:], strict=True))
+        k = 1 if n_outputs is None else int(n_outputs)
+        h = self.hidden[-1]
+        self.mean_head = BatchedLinear(h, k, 1, generator)
+        self.sigma_head = BatchedLinear(h, k, 1, generator)
+        self.activation = make_activation(activation)
+        # lower Cholesky factor of the posterior covariance of (w_k, b_k), one per output; zero = point estimate
+        self.register_buffer("posterior_chol", torch.zeros(k, h + 1, h + 1))
+
+    @property
+    def n_heads(self) -> int:
+        """K (1 for a scalar model)."""
+        return self.mean_head.weight.shape[1]
+
+    def features(self, x: Tensor) -> Tensor:
+        """Last hidden features φ(x) ``(B, H)`` (activation applied) for inputs ``(B, d)``."""
+        h = x
+        for layer in self.trunk:
+            h = self.activation(torch.addmm(layer.bias[0], h, layer.weight[0].T))
+        return h
+
+    def draw(self, n_samples: int, generator: torch.Generator | None = None, *, mean: bool = False) -> Params:
+        params: Params = [layer.params() for layer in self.trunk]
+        w, b = self.mean_head.params()
+        if not mean and n_samples >= 1:
+            chol = self.posterior_chol
+            eps = torch.randn((n_samples, chol.shape[0], chol.shape[1]), generator=generator, device=w.device, dtype=w.dtype)
+            delta = torch.einsum("kij,mkj->mki", chol, eps)  # (M, K, H+1)
+            w = w + delta[..., :-1]
+            b = b + delta[..., -1]
+        params.append((w, b))
+        params.append(self.sigma_head.params())
+        return params
+
+    def evaluate(self, x: Tensor, params: Params) -> tuple[Tensor, Tensor]:
+        *trunk, (wm, bm), (ws, bs) = params
+        h = x
+        for w, b in trunk:
+            h = self.activation(torch.addmm(b[0], h, w[0].T))
+        mean = torch.einsum("bh,mkh->mbk", h, wm) + bm[:, None, :]
+        raw_sigma = torch.einsum("bh,mkh->mbk", h.detach(), ws) + bs[:, None, :]
+        sigma = (nn.functional.softplus(raw_sigma) + self.sigma_floor).expand_as(mean)
+        if self.n_outputs is None:
+            return mean[..., 0], sigma[..., 0]
+        return mean, sigma
+
+    def forward(self, x: Tensor, n_samples: int = 1, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+        """Training pass with the point estimate of the head (``M = 1``): the posterior is fitted afterwards."""
+        return self.evaluate(x, self.draw(1, mean=True))
+
+    def penalty(self, mean: Tensor) -> Tensor:
+        return mean.new_zeros(())
+
+    @torch.no_grad()
+    def set_posterior(self, precision: Tensor) -> None:
+        """Set ``q(w_k) = N(ŵ_k, Λ_k⁻¹)`` from precision matrices ``Λ`` of shape ``(K, H+1, H+1)`` (float64)."""
+        cov = torch.linalg.inv(precision)
+        cov = 0.5 * (cov + cov.transpose(-1, -2))
+        jitter = 1e-12 * cov.diagonal(dim1=-2, dim2=-1).mean(-1).clamp_min(1e-300)
+        eye = torch.eye(cov.shape[-1], dtype=cov.dtype, device=cov.device)
+        chol, info = torch.linalg.cholesky_ex(cov + jitter[:, None, None] * eye)
+        if int(info.max()) != 0:
+            raise RuntimeError("last-layer posterior covariance is not positive definite")
+        self.posterior_chol.copy_(chol.to(self.posterior_chol.dtype))
+
+
+def fit_sigma_head(
+    net: LastLayerNet,
+    phi: Tensor,
+    residual: Tensor,
+    weights: Tensor | None = None,
+    steps: int = 400,
+) -> float:
+    """Fit the σ head to residuals by the heteroscedastic NLL, with trunk and mean head frozen.
+
+    Parameters
+    ----------
+    phi : torch.Tensor
+        Shape ``(G, N, H)``: features of each symmetry image of N points (G = 1 without symmetry).
+    residual : torch.Tensor
+        Shape ``(N, K)``: ``y − ⟨ȳ⟩`` of the finished mean (preprocessed units).
+    weights : torch.Tensor, optional
+        Shape ``(N,)`` point weights (all ones when omitted).
+    steps : int
+        Full-batch Adam steps (the problem has ``K (H + 1)`` parameters).
+
+    Returns
+    -------
+    float
+        The final weighted mean NLL per point.
+    """
+    k = residual.shape[1]
+    w = torch.ones(residual.shape[0], dtype=phi.dtype, device=phi.device) if weights is None else weights.to(phi.dtype)
+    rms = residual.square().mul(w[:, None]).sum(0).div(w.sum()).sqrt().clamp_min(10 * net.sigma_floor)
+    weight = torch.zeros(k, phi.shape[-1], dtype=phi.dtype, device=phi.device, requires_grad=True)
+    start = torch.log(torch.expm1(rms - net.sigma_floor).clamp_min(1e-30))
+    bias = start.clone().to(phi.dtype).requires_grad_(True)
+    opt = torch.optim.Adam([weight, bias], lr=0.02)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps, eta_min=1e-4)
+    loss = torch.zeros(())
+    for _ in range(steps):
+        opt.zero_grad(set_to_none=True)
+        sigma = (nn.functional.softplus(torch.einsum("gnh,kh->gnk", phi, weight) + bias) + net.sigma_floor).mean(0)
+        terms = (0.5 * (residual / sigma).square() + torch.log(sigma)).sum(-1)
+        loss = (w * terms).sum() / w.sum()
+        loss.backward()
+        opt.step()
+        sched.step()
+    with torch.no_grad():
+        net.sigma_head.weight.copy_(weight.detach().to(net.sigma_head.weight.dtype)[None])
+        net.sigma_head.bias.copy_(bias.detach().to(net.sigma_head.bias.dtype)[None])
+    return float(loss.detach())
+
+
+def posterior_precision(phi_mean: Tensor, sigma: Tensor, weights: Tensor, prior_width: float) -> Tensor:
+    """Accumulate ``Λ_k = Σ_j n_j φ̃_j φ̃_jᵀ / σ_jk² + I/σ_p²`` in float64.
+
+    Parameters
+    ----------
+    phi_mean : torch.Tensor
+        Shape ``(N, H)``: features averaged over the symmetry images (the mean head sees their average).
+    sigma : torch.Tensor
+        Shape ``(N, K)``: σ_model per point and output (preprocessed units).
+    weights : torch.Tensor
+        Shape ``(N,)``: multiplicities n_j.
+    prior_width : float
+        σ_p of the Gaussian prior on the head's weights.
+
+    Returns
+    -------
+    torch.Tensor
+        Shape ``(K, H+1, H+1)`` float64.
+    """
+    phi = torch.cat([phi_mean.double(), torch.ones_like(phi_mean[:, :1], dtype=torch.float64)], dim=1)
+    scaled = weights.double()[:, None] / sigma.double().square()  # (N, K)
+    eye = torch.eye(phi.shape[1], dtype=torch.float64, device=phi.device) / prior_width**2
+    return torch.stack([(phi * scaled[:, k : k + 1]).T @ phi + eye for k in range(scaled.shape[1])])
