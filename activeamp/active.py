@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import logging
+import math
 import os
 import time
 from collections.abc import Callable, Mapping
@@ -72,7 +72,7 @@ class Budget:
         Stop once the test set's 68% half-width of Δ = A_NN/A_true − 1 is at or below this.
     """
 
-    max_rounds: int = 4
+    max_rounds: int = 3
     max_oracle_calls: int = 0
     max_wall_seconds: float = 0.0
     target_precision: float = 0.0
@@ -84,23 +84,17 @@ class Budget:
 
 
 def _default_surrogate() -> SurrogateConfig:
-    """The paper's 2→3 network, trained for minutes rather than hours (σ_A = median for relative precision).
-
-    Small batches (128) give the network enough optimiser steps on a few thousand points: with batches of 512
-    and 300 epochs it stays under-trained (test Δ 68 % half-width 0.40 instead of 0.18 on 4 000 points, and the
-    largest amplitudes predicted at a few per cent of their value), and acquisition by σ_tot is then chasing a
-    network that has not yet learnt what its data already say (BENCHMARKS.md, active vs random).
-    """
-    return SurrogateConfig(sigma_a="median", max_epochs=1000, patience=50, lr=2e-3, batch_size=128, n_weight_samples=30)
+    """The precise default surrogate (:class:`SurrogateConfig`), round 0 trained for 30 000 optimiser steps."""
+    return SurrogateConfig(max_steps=30_000, n_weight_samples=30)
 
 
 def _default_trainer() -> TrainerConfig:
-    """Warm-start rounds of up to 200 epochs (stopped earlier by the plateau rule)."""
-    return TrainerConfig(round_epochs=200)
+    """A trainer with 2 CPUs (threads); warm-start rounds of 15 000 steps, each a new warm-up + cosine stage."""
+    return TrainerConfig(num_cpus=2.0, round_epochs=100_000, round_steps=15_000)
 
 
 def _default_acquisition() -> AcquisitionConfig:
-    return AcquisitionConfig(n_candidates=50_000, batch_size=2000)
+    return AcquisitionConfig(n_candidates=50_000, batch_size=4000)
 
 
 @dataclass(frozen=True)
@@ -123,9 +117,9 @@ class ActiveConfig:
     seed: int = 1234
     phasespace: PhaseSpaceConfig = field(default_factory=PhaseSpaceConfig)
     oracle: OracleConfig = field(default_factory=OracleConfig)
-    n_initial: int = 4000
-    n_validation: int = 1000
-    n_test: int = 5000
+    n_initial: int = 8000
+    n_validation: int = 2000
+    n_test: int = 10000
     pool: PoolConfig = field(default_factory=PoolConfig)
     surrogate: SurrogateConfig = field(default_factory=_default_surrogate)
     boosting: BoostingSchedule | None = None
@@ -575,7 +569,8 @@ class ActiveLearner:
             f"activeamp run in {self.run_dir}",
             f"process {store.process.description}, oracle {self.config.oracle.name}, seed {self.config.seed}",
             "test set: Δ = A_NN/A_true − 1 of all points, and of the 1 % largest amplitudes (|Δ| quantile and median)",
-            f"{'round':>5} {'oracle calls':>12} {'Δ 68% half-width':>17} {'top-1% |Δ| 68%':>15} {'top-1% median Δ':>16}",
+            f"{'round':>5} {'oracle calls':>12} {'Δ 68% half-width':>17} {'top-1% |Δ| 68%':>15} "
+            f"{'top-1% median Δ':>16}",
         ]
         lines += [f"{i:>5} {c:>12} {p:>17.4g} {u:>15.4g} {m:>+16.2g}" for i, (c, p, _, u, m) in enumerate(curve)]
         if store.outputs is not None:

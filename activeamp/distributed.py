@@ -102,6 +102,7 @@ def fit_on_worker(
     data_parallel: DataParallel,
     weights: np.ndarray | None = None,
     max_epochs: int | None = None,
+    max_steps: int | None = None,
     boosting: BoostingSchedule | None = None,
     callback: Callback | None = None,
 ) -> tuple[np.ndarray, tuple[dict[str, Any], ...]]:
@@ -124,8 +125,9 @@ def fit_on_worker(
         This worker's rank, the world size and the all-reduce.
     weights : numpy.ndarray, optional
         ``(N,)`` multiplicities (default all 1).
-    max_epochs : int, optional
-        Epoch limit of the stage (default ``config.max_epochs``).
+    max_epochs, max_steps : int, optional
+        Epoch and optimiser-step limits of the stage (default ``config.max_epochs`` / ``config.max_steps``). A
+        wall-time limit (``config.max_seconds``) is refused: each worker's clock would set its own schedule.
     boosting : BoostingSchedule, optional
         Boosting rounds after the stage; the pulls are computed on every worker with the same network and
         seeds, so all workers raise the same multiplicities.
@@ -138,6 +140,11 @@ def fit_on_worker(
         The final ``(N,)`` multiplicities and the boosting records (``surrogate.data_parallel`` is unset again).
     """
     n = np.ones(len(amplitudes), dtype=np.int64) if weights is None else np.asarray(weights)
+    if surrogate.config.max_seconds > 0:
+        raise ValueError(
+            "surrogate.max_seconds: data-parallel workers cannot share a wall-time schedule; "
+            "limit the stage by max_steps or max_epochs"
+        )
     surrogate.data_parallel = data_parallel
     try:
         surrogate.fit(
@@ -150,6 +157,7 @@ def fit_on_worker(
             progress=False,
             new_stage=True,
             max_epochs=max_epochs,
+            max_steps=max_steps,
         )
         records: tuple[dict[str, Any], ...] = ()
         if boosting is not None and boosting.steps:
@@ -211,6 +219,7 @@ def _train_loop_per_worker(config: dict[str, Any]) -> None:
         data_parallel=DataParallel(rank, world, torch_all_reduce),
         weights=weights,
         max_epochs=config["max_epochs"],
+        max_steps=config.get("max_steps"),
         boosting=config["boosting"],
         callback=report,
     )
@@ -250,6 +259,7 @@ def run_data_parallel(
     initial_state: bytes | None = None,
     weights: np.ndarray | None = None,
     max_epochs: int | None = None,
+    max_steps: int | None = None,
     boosting: BoostingSchedule | None = None,
     resources_per_worker: Mapping[str, float] | None = None,
     report_interval_s: float = 10.0,
@@ -279,8 +289,8 @@ def run_data_parallel(
         Warm start from :func:`activeamp.trainer.state_to_bytes` output (network, optimiser, preprocessing).
     weights : numpy.ndarray, optional
         Shape ``(N,)``: multiplicities ``n_j`` (default all 1); the KL is normalised to the global Σ n_j.
-    max_epochs : int, optional
-        Epoch limit of this training stage (default ``config.max_epochs``).
+    max_epochs, max_steps : int, optional
+        Epoch and optimiser-step limits of this training stage (defaults ``config.max_epochs`` / ``.max_steps``).
     boosting : BoostingSchedule, optional
         Boosting rounds to run after the stage, inside the same workers.
     resources_per_worker : mapping, optional
@@ -333,6 +343,7 @@ def run_data_parallel(
         "surrogate": cfg,
         "use_gpu": bool(use_gpu),
         "max_epochs": max_epochs,
+        "max_steps": max_steps,
         "boosting": boosting,
         "report_interval_s": float(report_interval_s),
         "torch_threads": int(torch_threads),
@@ -500,6 +511,7 @@ class DataParallelTrainer(SurrogateTrainer):
             initial_state=state_to_bytes(self.surrogate) if warm else None,
             weights=n,
             max_epochs=self.config.round_epochs if warm else None,
+            max_steps=self.config.round_steps or None if warm else None,
             boosting=self.boosting,
             resources_per_worker=self.resources_per_worker,
             torch_threads=self.config.torch_threads,

@@ -74,7 +74,7 @@ class MonomialEnvelope:
         return self.of_log_invariants(feats)
 
     def of_log_invariants(self, feats: np.ndarray) -> np.ndarray:
-        """``E(x)`` ``(N,)`` from ``log(s_ij / GeV²)`` ``(N, n(n−1)/2)`` (:func:`activeamp.preprocessing.as_features`)."""
+        """``E(x)`` ``(N,)`` from ``log(s_ij / GeV²)`` ``(N, n(n−1)/2)`` (``as_features(momenta, "invariants")``)."""
         if feats.shape[1] != self.exponents.shape[0]:
             raise ValueError(
                 f"envelope: fitted on {self.exponents.shape[0]} invariants, momenta give {feats.shape[1]}"

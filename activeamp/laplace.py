@@ -16,12 +16,17 @@ variational fit of that layer (Daxberger et al., "Laplace Redux", arXiv:2106.148
 
 from __future__ import annotations
 
+import logging
+import time
+
 import torch
 from torch import Tensor, nn
 
 from activeamp.models import BatchedLinear, Params, SurrogateNet, make_activation
 
-__all__ = ["LastLayerNet", "fit_sigma_head", "posterior_precision"]
+__all__ = ["LastLayerNet", "calibrate", "fit_sigma_head", "posterior_precision"]
+
+logger = logging.getLogger(__name__)
 
 
 class LastLayerNet(SurrogateNet):
@@ -57,7 +62,8 @@ class LastLayerNet(SurrogateNet):
     ) -> None:
         super().__init__(n_inputs, hidden, sigma_floor, n_outputs)
         sizes = (self.n_inputs, *self.hidden)
-        self.trunk = nn.ModuleList(BatchedLinear(a, b, 1, generator) for a, b in zip(sizes[:-1], sizes[1:], strict=True))
+        pairs = zip(sizes[:-1], sizes[1:], strict=True)
+        self.trunk = nn.ModuleList(BatchedLinear(a, b, 1, generator) for a, b in pairs)
         k = 1 if n_outputs is None else int(n_outputs)
         h = self.hidden[-1]
         self.mean_head = BatchedLinear(h, k, 1, generator)
@@ -83,7 +89,8 @@ class LastLayerNet(SurrogateNet):
         w, b = self.mean_head.params()
         if not mean and n_samples >= 1:
             chol = self.posterior_chol
-            eps = torch.randn((n_samples, chol.shape[0], chol.shape[1]), generator=generator, device=w.device, dtype=w.dtype)
+            shape = (n_samples, chol.shape[0], chol.shape[1])
+            eps = torch.randn(shape, generator=generator, device=w.device, dtype=w.dtype)
             delta = torch.einsum("kij,mkj->mki", chol, eps)  # (M, K, H+1)
             w = w + delta[..., :-1]
             b = b + delta[..., -1]
@@ -194,3 +201,55 @@ def posterior_precision(phi_mean: Tensor, sigma: Tensor, weights: Tensor, prior_
     scaled = weights.double()[:, None] / sigma.double().square()  # (N, K)
     eye = torch.eye(phi.shape[1], dtype=torch.float64, device=phi.device) / prior_width**2
     return torch.stack([(phi * scaled[:, k : k + 1]).T @ phi + eye for k in range(scaled.shape[1])])
+
+
+@torch.no_grad()
+def calibrate(
+    net: LastLayerNet,
+    x: Tensor,
+    y: Tensor,
+    weights: Tensor,
+    val: tuple[Tensor, Tensor] | None,
+    prior_width: float,
+) -> None:
+    """The closed-form Bayesian part of ``net`` after a training stage: σ_model head, then the head's posterior.
+
+    σ_model is fitted to the residuals of the validation set when there is one with at least 100 points
+    (honest residuals), else of the training set; the last-layer posterior then uses all training points.
+
+    Parameters
+    ----------
+    x, y, weights : torch.Tensor
+        Training features of every symmetry image ``(G, N, d)``, preprocessed targets ``(N,)`` or ``(N, K)``
+        and multiplicities ``(N,)``.
+    val : (torch.Tensor, torch.Tensor) or None
+        Validation features ``(G, M, d)`` and targets.
+    prior_width : float
+        σ_p of the Gaussian prior on the head's weights.
+    """
+    net.eval()
+    t0 = time.perf_counter()
+    wm, bm = net.mean_head.params()
+    ws, bs = net.sigma_head.params()
+    held_out = val is not None and val[1].shape[0] >= 100
+    cal_x, cal_y, cal_w = (val[0], val[1], None) if held_out else (x, y, weights)
+
+    def features(inputs: Tensor) -> Tensor:
+        g, b = inputs.shape[0], inputs.shape[1]
+        return net.features(inputs.reshape(g * b, -1)).reshape(g, b, -1)
+
+    phi = features(cal_x)
+    residual = cal_y.to(phi.dtype).reshape(cal_y.shape[0], -1) - (phi.mean(dim=0) @ wm[0].T + bm[0])
+    with torch.enable_grad():
+        nll = fit_sigma_head(net, phi, residual, cal_w)
+    phi_train = features(x)
+    sigma = (nn.functional.softplus(phi_train @ ws[0].T + bs[0]) + net.sigma_floor).mean(dim=0)
+    net.set_posterior(posterior_precision(phi_train.mean(dim=0), sigma, weights, prior_width))
+    logger.info(
+        "calibrated σ_model on %d %s points (NLL %.4g) and the last-layer posterior on %d points in %.1f s",
+        cal_y.shape[0],
+        "validation" if held_out else "training",
+        nll,
+        x.shape[1],
+        time.perf_counter() - t0,
+    )

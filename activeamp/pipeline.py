@@ -88,7 +88,8 @@ class Pipeline:
             candidate = SymmetryGroup.of(get_process(process))
             if candidate.n_particles != np.shape(x)[1]:
                 raise ValueError(
-                    f"symmetry: process {process!r} has {candidate.n_particles} particles, momenta have {np.shape(x)[1]}"
+                    f"symmetry: process {process!r} has {candidate.n_particles} particles, "
+                    f"momenta have {np.shape(x)[1]}"
                 )
             group = candidate if candidate.order > 1 else None
         images = group.images(x).reshape(-1, *np.shape(x)[1:]) if group is not None else np.asarray(x)

@@ -536,7 +536,9 @@ def fit_target_transform(
         raise ValueError(f"target_transform: {kind!r} is not one of {', '.join(TARGET_KINDS)}")
     if kind == "pure_log":
         if np.ndim(values) != 1:
-            raise ValueError("target_transform 'pure_log' is for scalar amplitudes (N,); use 'signed' for (N, K) outputs")
+            raise ValueError(
+                "target_transform 'pure_log' is for scalar amplitudes (N,); use 'signed' for (N, K) outputs"
+            )
         return LogTargetTransform.fit(values)
     if kind == "log" and np.ndim(values) == 1:
         return TargetTransform.fit(values, sigma_a)

@@ -6,7 +6,6 @@ import dataclasses
 import logging
 import math
 import time
-import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,24 +16,23 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from activeamp import config as _config
 from activeamp.atomic import atomic_open
 from activeamp.bnn import BayesianNet
-from activeamp.laplace import LastLayerNet, fit_sigma_head, posterior_precision
-from activeamp.models import (
-    ACTIVATIONS,
-    EnsembleNet,
-    Params,
-    RepulsiveEnsembleNet,
-    SurrogateNet,
-    heteroscedastic_nll,
-    squared_error,
-)
+from activeamp.laplace import LastLayerNet, calibrate
+from activeamp.models import EnsembleNet, Params, RepulsiveEnsembleNet, SurrogateNet, heteroscedastic_nll, squared_error
 from activeamp.optim import build_optimizer, warmup_cosine
 from activeamp.pipeline import Pipeline
 from activeamp.prediction import Prediction
 from activeamp.preprocessing import AnyTargetTransform, InputTransform, PerOutputTransform, check_targets
-from activeamp.process import PROCESSES
+from activeamp.surrogate_config import FAMILIES, PAPER_HIDDEN, SurrogateConfig, resolve_device
+from activeamp.uncertainty import (
+    stratified_normal_nodes,
+    summarise_samples,
+    t_model,
+    t_model_weights,
+    t_pred,
+    t_tot,
+)
 
 __all__ = [
     "FAMILIES",
@@ -54,16 +52,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-#: Network families behind the :class:`Surrogate` interface.
-FAMILIES: tuple[str, ...] = ("laplace", "bnn", "deterministic", "ensemble", "repulsive")
-
-#: Hidden layer widths of arXiv:2206.14831 by process (2→2 reuses the 2→3 network).
-PAPER_HIDDEN: dict[str, tuple[int, ...]] = {
-    "gg_yy": (20, 20, 30, 40),
-    "gg_yyg": (20, 20, 30, 40),
-    "gg_yygg": (32, 64, 256, 512, 128, 64, 32),
-}
 
 #: Per-epoch hook: ``callback(epoch, metrics)`` with the 1-based epoch counter (continuing across stages).
 Callback = Callable[[int, dict[str, Any]], None]
@@ -114,242 +102,6 @@ def derive_seed(seed: int, purpose: str) -> int:
     return int(np.random.SeedSequence([int(seed), _SEED_PURPOSES[purpose]]).generate_state(1)[0])
 
 
-@dataclass(frozen=True)
-class SurrogateConfig:
-    """Everything that defines a surrogate and its training; build with :meth:`from_dict` from YAML / Ray Tune.
-
-    Attributes
-    ----------
-    family : {"laplace", "bnn", "deterministic", "ensemble", "repulsive"}
-        ``"laplace"`` (default): a regressor with a Bayesian last layer whose posterior and σ_model head are
-        fitted in closed form after each stage (:mod:`activeamp.laplace`); mean-field BNN (paper); one
-        heteroscedastic net; deep ensemble; repulsive ensemble.
-    hidden : tuple of int
-        Hidden widths (default 4 × 128). Paper: ``(20, 20, 30, 40)`` for 2→3, ``(32, 64, 256, 512, 128, 64, 32)``
-        for 2→4.
-    activation : str
-        One of :data:`activeamp.models.ACTIVATIONS` (default silu; paper: tanh).
-    prior_width : float
-        σ_p of the Gaussian weight prior (BNN KL; L2 term of the repulsive ensemble; last-layer prior of
-        ``"laplace"``).
-    init_log_var : float
-        Initial ``log σ²`` of the BNN's variational weights.
-    local_reparam : bool
-        BNN training with the local reparameterisation trick.
-    bayesian_last_layer_only : bool
-        BNN with only the output layer Bayesian.
-    n_members : int
-        Members of (repulsive) ensembles.
-    repulsion : float
-        Strength β of the repulsive term (1 = the Bayesian gradient flow).
-    sigma_floor : float
-        Lower bound on σ_model in preprocessed units (added after softplus).
-    inputs : {"auto", "momenta", "invariants"}
-        Standardised momentum components, or standardised ``log s_ij``. Plain ``(N, d)`` feature arrays are
-        standardised as they are (with ``"momenta"``). ``"auto"`` (default): invariants for momenta, plain
-        features as they are.
-    sigma_a : {"std", "mean", "median"} or float
-        σ_A of Eq. (15): a statistic of the training amplitudes or a fixed value (amplitude units). With
-        ``target_transform="signed"`` (and for vector targets) the per-output scale ``c_k``, computed on ``|v_k|``.
-    target_transform : {"pure_log", "log", "signed"}
-        Target map. ``"pure_log"`` (default): standardised ``log A``, for scalar amplitudes > 0; relative errors
-        weigh the same over all decades. ``"log"``: Eq. (15), ``log(1 + A/σ_A)`` standardised (per output for
-        ``(N, K)`` targets); needs targets ≥ 0. ``"signed"``: per output ``(asinh(v_k/c_k) − μ_k)/s_k``, linear near
-        zero and logarithmic for ``|v| ≫ c``, for signed targets such as form-factor coefficients that cross
-        zero and span decades (:class:`activeamp.preprocessing.SignedTargetTransform`).
-    envelope : {"auto", "none", "monomial"}
-        Smooth envelope E(x) divided out of the target (the network learns ``T(A/E)``): a monomial
-        ``Π s_ij^c`` fitted on the training set (:class:`activeamp.envelope.MonomialEnvelope`). ``"auto"``: the
-        monomial for scalar amplitudes > 0 given as momenta, none otherwise.
-    symmetry : {"auto", "none"}
-        ``"auto"``: train on random images of each point under the exchange of identical particles of
-        ``process`` and average predictions over all images (:class:`activeamp.symmetry.SymmetryGroup`).
-    process : str, optional
-        Process of the training momenta (set by ``activeamp train`` and the active loop from the store);
-        needed for ``symmetry``.
-    loss : {"auto", "mse", "nll"}
-        ``"auto"`` (default): ``"mse"`` for ``"laplace"``, ``"nll"`` for the other families.
-        ``"mse"`` (``"laplace"`` only): the mean is fitted by least squares in the preprocessed
-        space and σ_model afterwards on held-out residuals, so σ cannot absorb an under-fitted tail.
-        ``"nll"``: the heteroscedastic likelihood of Eq. (14) for mean and σ together.
-    optimizer : {"adamw", "adam"}
-        Optimiser; ``weight_decay`` is AdamW's decoupled decay of the weight matrices.
-    lr, batch_size : float, int
-        Peak learning rate and optimiser batch size (points per step). Defaults (1e-3, 1024).
-        The paper uses (1e-4, 8192), see :meth:`for_process`.
-    max_epochs, max_steps, max_seconds : int, int, float
-        Length of one training stage (one :meth:`Surrogate.fit` call): the first limit reached ends it
-        (``max_steps``/``max_seconds`` 0: no limit). The cosine schedule runs over the stage's length, so a
-        stage bounded by ``max_seconds`` depends on the machine's speed.
-    patience, tol : int, float
-        Plateau rule (not with the cosine schedule, whose stages run to their end): converged once the
-        monitored loss (validation loss if a validation set is given, else the epoch-mean training loss) has
-        not improved by more than ``tol · max(|best|, 1)`` for ``patience`` consecutive epochs.
-    lr_schedule : {"cosine", "none", "exponential", "plateau"}
-        ``"cosine"`` (default): per step, linear warm-up over ``warmup`` of the stage, then cosine decay to
-        ``lr_min``. Per-epoch decay by ``lr_decay``, or reduction by ``lr_decay`` after
-        ``max(patience // 4, 1)`` epochs without improvement.
-    lr_decay : float
-        Decay factor in (0, 1].
-    warmup, lr_min : float
-        Warm-up fraction of a cosine stage and its final learning rate.
-    grad_clip : float
-        Clip the gradient norm of each step to this value (0: no clipping).
-    n_train_samples : int
-        Weight samples per batch in the training loss (BNN).
-    n_weight_samples : int
-        Default M for predictions (BNN; ensembles always use their members).
-    n_noise_samples : int
-        Stratified normal nodes per weight sample for propagating σ_model to amplitude space.
-    seed : int
-        Run seed; initialisation, shuffling, weight noise and prediction draw independent derived seeds.
-    device : str
-        ``"auto"`` (CUDA if available), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
-    """
-
-    family: Literal["laplace", "bnn", "deterministic", "ensemble", "repulsive"] = "laplace"
-    hidden: tuple[int, ...] = (128, 128, 128, 128)
-    activation: str = "silu"
-    prior_width: float = 1.0
-    init_log_var: float = -9.0
-    local_reparam: bool = False
-    bayesian_last_layer_only: bool = False
-    n_members: int = 8
-    repulsion: float = 1.0
-    sigma_floor: float = 1e-5
-    inputs: Literal["auto", "momenta", "invariants"] = "auto"
-    sigma_a: str | float = "std"
-    target_transform: Literal["pure_log", "log", "signed"] = "pure_log"
-    envelope: Literal["auto", "none", "monomial"] = "auto"
-    symmetry: Literal["auto", "none"] = "auto"
-    process: str | None = None
-    loss: Literal["auto", "mse", "nll"] = "auto"
-    optimizer: Literal["adamw", "adam"] = "adamw"
-    weight_decay: float = 0.0
-    lr: float = 1e-3
-    batch_size: int = 1024
-    max_epochs: int = 100_000
-    max_steps: int = 200_000
-    max_seconds: float = 0.0
-    patience: int = 50
-    tol: float = 1e-4
-    lr_schedule: Literal["cosine", "none", "exponential", "plateau"] = "cosine"
-    lr_decay: float = 0.99
-    warmup: float = 0.01
-    lr_min: float = 1e-6
-    grad_clip: float = 1.0
-    n_train_samples: int = 1
-    n_weight_samples: int = 50
-    n_noise_samples: int = 32
-    seed: int = 0
-    device: str = "auto"
-
-    def __post_init__(self) -> None:
-        hints = typing.get_type_hints(type(self))
-        for f in dataclasses.fields(self):
-            choices = typing.get_args(hints[f.name]) if typing.get_origin(hints[f.name]) is Literal else None
-            if choices and getattr(self, f.name) not in choices:
-                allowed = ", ".join(repr(a) for a in choices)
-                raise _config.ConfigError(f"{f.name}: {getattr(self, f.name)!r} is not one of {allowed}")
-        object.__setattr__(self, "hidden", tuple(self.hidden))  # lists from direct construction stay hashable
-        if not self.hidden or any(int(h) < 1 for h in self.hidden):
-            raise _config.ConfigError(f"hidden: expected a non-empty list of positive widths, got {self.hidden!r}")
-        if self.activation not in ACTIVATIONS:
-            raise _config.ConfigError(f"activation: {self.activation!r} is not one of {', '.join(ACTIVATIONS)}")
-        positive = ("prior_width", "sigma_floor", "lr")
-        at_least_one = ("n_members", "batch_size", "max_epochs", "patience", "n_train_samples", "n_weight_samples")
-        for name in positive:
-            if not getattr(self, name) > 0:
-                raise _config.ConfigError(f"{name}: must be > 0, got {getattr(self, name)!r}")
-        for name in at_least_one:
-            if getattr(self, name) < 1:
-                raise _config.ConfigError(f"{name}: must be >= 1, got {getattr(self, name)!r}")
-        if self.n_noise_samples < 2:
-            raise _config.ConfigError(f"n_noise_samples: must be >= 2, got {self.n_noise_samples}")
-        non_negative = ("tol", "repulsion", "seed", "weight_decay", "max_steps", "max_seconds", "lr_min", "grad_clip")
-        if any(getattr(self, n) < 0 for n in non_negative):
-            bad = next(n for n in non_negative if getattr(self, n) < 0)
-            raise _config.ConfigError(f"{bad}: must be >= 0, got {getattr(self, bad)!r}")
-        if not 0 <= self.warmup < 1:
-            raise _config.ConfigError(f"warmup: must be in [0, 1), got {self.warmup!r}")
-        if self.loss == "mse" and self.family != "laplace":
-            raise _config.ConfigError(
-                f"loss: 'mse' fits σ_model after training, which only family 'laplace' does; "
-                f"use loss: nll with family {self.family!r}"
-            )
-        if self.process is not None:
-            if self.process not in PROCESSES:
-                raise _config.ConfigError(f"process: {self.process!r} is not one of {', '.join(PROCESSES)}")
-        if not 0 < self.lr_decay <= 1:
-            raise _config.ConfigError(f"lr_decay: must be in (0, 1], got {self.lr_decay!r}")
-        if isinstance(self.sigma_a, str) and self.sigma_a not in ("std", "mean", "median"):
-            raise _config.ConfigError(f"sigma_a: {self.sigma_a!r} is not one of 'std', 'mean', 'median' or a number")
-        if not isinstance(self.sigma_a, str) and not self.sigma_a > 0:
-            raise _config.ConfigError(f"sigma_a: must be > 0, got {self.sigma_a!r}")
-        if self.device != "auto":
-            try:
-                torch.device(self.device)
-            except RuntimeError:
-                raise _config.ConfigError(f"device: {self.device!r} is not 'auto', 'cpu', 'cuda' or 'cuda:N'") from None
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> SurrogateConfig:
-        """Validated config from a mapping (YAML section, Ray Tune ``param_space`` sample).
-
-        Raises
-        ------
-        activeamp.config.ConfigError
-            (a ``ValueError``) naming an unknown key (and listing the allowed ones) or a bad value.
-        """
-        return _config.from_dict(cls, data)
-
-    @classmethod
-    def for_process(cls, process: str, **overrides: Any) -> SurrogateConfig:
-        """The paper's network and optimiser settings for ``process`` (batch 8192, lr 1e-4), with overrides."""
-        if process not in PAPER_HIDDEN:
-            raise _config.ConfigError(f"process: {process!r} has no paper preset; known: {', '.join(PAPER_HIDDEN)}")
-        data = {
-            "family": "bnn",
-            "hidden": list(PAPER_HIDDEN[process]),
-            "activation": "tanh",
-            "inputs": "momenta",
-            "target_transform": "log",
-            "envelope": "none",
-            "symmetry": "none",
-            "loss": "nll",
-            "optimizer": "adam",
-            "lr_schedule": "none",
-            "max_epochs": 1000,
-            "max_steps": 0,
-            "batch_size": 8192,
-            "lr": 1e-4,
-            **overrides,
-        }
-        return cls.from_dict(data)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain dict (lists for tuples) that :meth:`from_dict` accepts."""
-        return _config.to_dict(self)
-
-    @property
-    def training_loss(self) -> str:
-        """The loss in use: ``"mse"`` or ``"nll"`` (``loss: auto`` resolved by family)."""
-        if self.loss != "auto":
-            return self.loss
-        return "mse" if self.family == "laplace" else "nll"
-
-    def with_process(self, process: str) -> SurrogateConfig:
-        """This config with ``process`` set, unless it names one already (the store's process, for symmetry)."""
-        return self if self.process is not None else dataclasses.replace(self, process=process)
-
-
-def resolve_device(name: str) -> torch.device:
-    """``"auto"`` → CUDA when available, else CPU; other names as given."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
 def build_network(config: SurrogateConfig, n_inputs: int, n_outputs: int | None = None) -> SurrogateNet:
     """Fresh network of ``config.family`` for ``n_inputs`` inputs, initialised from the config's init seed.
 
@@ -380,102 +132,6 @@ def build_network(config: SurrogateConfig, n_inputs: int, n_outputs: int | None 
         )
     members = 1 if config.family == "deterministic" else config.n_members
     return EnsembleNet(**common, n_members=members, sigma_floor=config.sigma_floor, generator=gen)
-
-
-def stratified_normal_nodes(n: int) -> np.ndarray:
-    """``n`` standard-normal quantiles at ``(k + ½)/n``, rescaled to zero mean and unit variance exactly.
-
-    Used as deterministic, low-variance "samples" of N(0, 1) when propagating σ_model through the
-    inverse preprocessing (exact for any linear map).
-    """
-    if n < 2:
-        raise ValueError(f"n_noise_samples: need at least 2 nodes, got {n}")
-    z = torch.special.ndtri(torch.tensor((np.arange(n) + 0.5) / n, dtype=torch.float64)).numpy()
-    z = z - z.mean()
-    return z / np.sqrt(np.mean(z**2))
-
-
-def summarise_samples(
-    mean_pre: np.ndarray,
-    sigma_pre: np.ndarray,
-    target: AnyTargetTransform | None = None,
-    nodes: np.ndarray | None = None,
-    *,
-    keep_samples: bool = True,
-) -> Prediction:
-    """Combine per-weight-sample outputs into ⟨A⟩, σ_model, σ_pred (Eqs. 8, 10, 11).
-
-    Without ``target`` everything stays in the preprocessed space. With ``target``, each sample is mapped to
-    amplitude space by sampling, not by linearisation: ``Ā_A(ω) = T⁻¹(Ā(ω))`` and
-    ``σ_A(ω) = std_k T⁻¹(Ā(ω) + σ(ω) z_k)`` over the normal nodes ``z_k`` (population std about the mean of
-    the mapped nodes). Then ``⟨A⟩ = ⟨Ā_A(ω)⟩_ω``, ``σ_pred² = ⟨(Ā_A(ω) − ⟨A⟩)²⟩_ω`` and
-    ``σ_model² = ⟨σ_A(ω)²⟩_ω``, so ``σ_tot² = σ_model² + σ_pred²`` holds in either space.
-    For a vector model all of this happens per output: the maps act elementwise on the trailing K axis.
-
-    Parameters
-    ----------
-    mean_pre, sigma_pre : numpy.ndarray
-        Shape ``(M, N)``, or ``(M, N, K)`` for K outputs, float64: Ā(ω) and σ_model(ω) in the preprocessed space.
-    target : TargetTransform, PerOutputTransform, optional
-        Map to amplitude space (a per-output map for K outputs); None to stay preprocessed.
-    nodes : numpy.ndarray, optional
-        Shape ``(S,)``: standard-normal nodes (default: 32 :func:`stratified_normal_nodes`).
-    keep_samples : bool
-        Attach the ``(M, N)`` / ``(M, N, K)`` per-sample arrays to the result.
-
-    Returns
-    -------
-    Prediction
-        ``mean``, ``sigma_model``, ``sigma_pred`` of shape ``(N,)`` or ``(N, K)``.
-    """
-    mean_pre = np.asarray(mean_pre, dtype=np.float64)
-    sigma_pre = np.asarray(sigma_pre, dtype=np.float64)
-    if target is None:
-        samples, sigmas = mean_pre, sigma_pre
-    else:
-        nodes = stratified_normal_nodes(32) if nodes is None else np.asarray(nodes, dtype=np.float64)
-        samples = target.inverse(mean_pre)
-        first = np.zeros_like(samples)
-        second = np.zeros_like(samples)
-        for z in nodes:  # shifted moments: no cancellation when σ_A(ω) ≪ Ā_A(ω)
-            d = target.inverse(mean_pre + sigma_pre * z) - samples
-            first += d
-            second += d * d
-        first /= nodes.size
-        sigmas = np.sqrt(np.maximum(second / nodes.size - first * first, 0.0))
-    mean = samples.mean(axis=0)
-    return Prediction(
-        mean=mean,
-        sigma_model=np.sqrt(np.mean(sigmas**2, axis=0)),
-        sigma_pred=np.sqrt(np.mean((samples - mean) ** 2, axis=0)),
-        samples=samples if keep_samples else None,
-        sigma_model_samples=sigmas if keep_samples else None,
-    )
-
-
-def t_pred(prediction: Prediction, truth: np.ndarray) -> np.ndarray:
-    """Pull ``(⟨A⟩ − A_true)/σ_pred`` of Eq. (16), shape ``(N,)`` (``(N, K)`` for vector predictions)."""
-    return (prediction.mean - np.asarray(truth, dtype=np.float64)) / prediction.sigma_pred
-
-
-def t_model(prediction: Prediction, truth: np.ndarray) -> np.ndarray:
-    """Pull ``(⟨A⟩ − A_true)/σ_model`` of Eq. (16), shape ``(N,)`` (``(N, K)`` for vector predictions)."""
-    return (prediction.mean - np.asarray(truth, dtype=np.float64)) / prediction.sigma_model
-
-
-def t_tot(prediction: Prediction, truth: np.ndarray) -> np.ndarray:
-    """Pull ``(⟨A⟩ − A_true)/σ_tot``, shape ``(N,)`` (``(N, K)`` for vector predictions)."""
-    return (prediction.mean - np.asarray(truth, dtype=np.float64)) / prediction.sigma_tot
-
-
-def t_model_weights(prediction: Prediction, truth: np.ndarray) -> np.ndarray:
-    """Weight-dependent pull ``(Ā(ω) − A_true)/σ_model(ω)`` of Eq. (17), shape ``(M, N)`` (or ``(M, N, K)``).
-
-    ``prediction`` needs its per-sample arrays (``return_samples=True``); ``truth`` must be in the same space.
-    """
-    if prediction.samples is None or prediction.sigma_model_samples is None:
-        raise ValueError("t_model_weights needs a prediction made with return_samples=True")
-    return (prediction.samples - np.asarray(truth, dtype=np.float64)) / prediction.sigma_model_samples
 
 
 def _to_torch_state(state: dict[str, Any]) -> dict[str, Any]:
@@ -790,7 +446,12 @@ class Surrogate:
                 )
                 self.history.append({"epoch": self.epoch, **metrics})
                 bar.update(1)
-                bar.set_postfix(loss=f"{train_loss:.4g}", **({"val": f"{metrics['val_loss']:.4g}"} if val else {}))
+                postfix = {"loss": f"{train_loss:.4g}"}
+                if val is not None:
+                    postfix["val"] = f"{metrics['val_loss']:.4g}"
+                if "val_delta68" in metrics:
+                    postfix["val |Δ| 68%"] = f"{metrics['val_delta68']:.3g}"
+                bar.set_postfix(postfix)
                 if time.perf_counter() - last_log >= _LOG_EVERY_S or stage["done"]:
                     last_log = time.perf_counter()
                     self._log_progress(stage, metrics)
@@ -1006,46 +667,12 @@ class Surrogate:
         parts.append(f"{stage.get('seconds', 0.0):.0f} s")
         logger.info(", ".join(parts))
 
-    @torch.no_grad()
     def _calibrate(
         self, net: SurrogateNet, x: Tensor, y: Tensor, w: Tensor, val: tuple[Tensor, Tensor] | None
     ) -> None:
-        """Closed-form Bayesian part of a finished ``"laplace"`` stage (:mod:`activeamp.laplace`).
-
-        σ_model is fitted to the residuals of the validation set when there is one with at least 100 points
-        (honest residuals), else of the training set; then the last-layer posterior uses all training points.
-        """
-        if not isinstance(net, LastLayerNet):
-            return
-        net.eval()
-        t0 = time.perf_counter()
-        wm, bm = net.mean_head.params()
-        cal_x, cal_y, cal_w = (val[0], val[1], None) if val is not None and val[1].shape[0] >= 100 else (x, y, w)
-
-        def features(inputs: Tensor) -> Tensor:
-            g, b = inputs.shape[0], inputs.shape[1]
-            return net.features(inputs.reshape(g * b, -1)).reshape(g, b, -1)
-
-        phi = features(cal_x)
-        y2 = cal_y.to(phi.dtype).reshape(cal_y.shape[0], -1)
-        residual = y2 - (phi.mean(dim=0) @ wm[0].T + bm[0])
-        with torch.enable_grad():
-            nll = fit_sigma_head(net, phi, residual, cal_w)
-        phi_train = features(x)
-        _, sigma = self._image_outputs(net, x, net.draw(1, mean=True))
-        precision = posterior_precision(
-            phi_train.mean(dim=0), sigma[0].reshape(x.shape[1], -1), w, self.config.prior_width
-        )
-        net.set_posterior(precision)
-        logger.info(
-            "calibrated σ_model on %d %s points (NLL %.4g) and the last-layer posterior on %d points in %.1f s",
-            cal_y.shape[0],
-            "validation" if cal_w is None else "training",
-            nll,
-            x.shape[1],
-            time.perf_counter() - t0,
-        )
-
+        """The closed-form Bayesian part of a finished ``"laplace"`` stage (:func:`activeamp.laplace.calibrate`)."""
+        if isinstance(net, LastLayerNet):
+            calibrate(net, x, y, w, val, self.config.prior_width)
 
     # ------------------------------------------------------------------ prediction
     def _n_samples(self, n_samples: int | None) -> int:

@@ -89,7 +89,8 @@ class SymmetryGroup:
         """
         p = np.asarray(momenta, dtype=np.float64)
         if p.ndim != 3 or p.shape[1:] != (self.n_particles, 4):
-            raise ValueError(f"symmetry group of {self.n_particles} particles: expected momenta (N, {self.n_particles}, 4), "
+            raise ValueError(f"symmetry group of {self.n_particles} particles: "
+                             f"expected momenta (N, {self.n_particles}, 4), "
                              f"got shape {p.shape}")
         out = np.empty((self.order, *p.shape))
         flip = np.array([1.0, 1.0, -1.0, -1.0])
@@ -107,7 +108,8 @@ class SymmetryGroup:
         pairs = [(i, j) for i in range(n) for j in range(i + 1, n)]
         column = {pair: k for k, pair in enumerate(pairs)}
         return np.array(
-            [[column[tuple(sorted((perm[i], perm[j])))] for i, j in pairs] for perm in self.permutations], dtype=np.int64
+            [[column[tuple(sorted((perm[i], perm[j])))] for i, j in pairs] for perm in self.permutations],
+            dtype=np.int64,
         )
 
     def state(self) -> dict[str, Any]:

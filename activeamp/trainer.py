@@ -6,6 +6,7 @@ wraps it as a Ray actor placed by resources (``num_gpus=1`` when the cluster has
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import logging
 import sys
@@ -41,7 +42,8 @@ class TrainerConfig:
     resources : dict
         Custom resources, e.g. ``{"trainer": 1}`` to land on the GPU node type of a real cluster.
     torch_threads : int
-        Torch intra-op threads inside the trainer (0: torch's default).
+        Torch intra-op threads inside the trainer (0: torch's default; the trainer actor then uses ``num_cpus``,
+        at least 1).
     round_epochs, round_steps, round_seconds : int, int, float
         Limits of the warm-start training stage of each round after round 0 (0 steps or seconds: the
         surrogate's ``max_steps`` / ``max_seconds``); the first one reached ends the stage.
@@ -304,6 +306,8 @@ def trainer_actor(
     request = {"CPU": config.num_cpus, "GPU": float(gpus), **config.resources}
     check_resources(request, "the trainer")
     logger.info("starting trainer actor (num_gpus=%g, resources=%s)", gpus, dict(config.resources))
+    if not config.torch_threads:  # an actor's torch would use one thread, whatever it reserved
+        config = dataclasses.replace(config, torch_threads=max(1, int(config.num_cpus)))
     extra = {} if config.data_parallel_workers else {"log_progress": True}
     actor = actor_cls.remote(surrogate, boosting, config, **extra)
     wait_ready([actor.device.remote()], request, "the trainer actor", config.startup_timeout)

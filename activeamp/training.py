@@ -544,10 +544,12 @@ def _select(n: int, max_points: int | None, seed: int) -> np.ndarray | None:
     return np.sort(_rng(seed, _SEED_EVALUATE).permutation(n)[:max_points])
 
 
-def _delta_cell(stats: Any) -> str:
-    if stats.count == 0 or not math.isfinite(stats.half_width_68):
+def _delta_cell(stats: Any, quantile: bool = False) -> str:
+    """``half-width (median)``, or with ``quantile`` the 68 % quantile of |Δ| (which counts a bias) and the median."""
+    value = stats.abs_68 if quantile else stats.half_width_68
+    if stats.count == 0 or not math.isfinite(value):
         return "-"
-    return f"{stats.half_width_68:.3e} ({stats.median:+.1e})"
+    return f"{value:.3e} ({stats.median:+.1e})"
 
 
 def _delta_cells(m: Metrics) -> tuple[str, ...]:
@@ -555,8 +557,8 @@ def _delta_cells(m: Metrics) -> tuple[str, ...]:
     return (
         str(m.count),
         _delta_cell(m.delta_all),
-        _delta_cell(m.delta_top1),
-        _delta_cell(m.delta_top01),
+        _delta_cell(m.delta_top1, quantile=True),
+        _delta_cell(m.delta_top01, quantile=True),
         f"{m.pull_tot.std:.2f}" if math.isfinite(m.pull_tot.std) else "-",
     )
 
@@ -571,11 +573,11 @@ def _aligned(rows: Sequence[Sequence[str]], left: int) -> list[str]:
 
 
 def format_delta_table(metrics_by_set: Mapping[str, AnyMetrics]) -> str:
-    """Plain-text table of the 68 % half-width of Δ = A_NN/A_true − 1 (all, top 1 %, top 0.1 %) per set.
+    """Plain-text table of the precision of Δ = A_NN/A_true − 1 (all, top 1 %, top 0.1 %) per set.
 
-    Each cell is ``half-width (median)``: the precision and the bias of Δ; the top subsets are the
-    points with the largest true amplitudes. A last column gives the standard deviation of the total
-    pull t_tot (1 for a calibrated σ_tot).
+    The ``all`` cell is ``68 % half-width (median)``; the top subsets (the points with the largest true
+    amplitudes) give the 68 % quantile of |Δ|, which counts a bias, and the median. A last column gives the
+    standard deviation of the total pull t_tot (1 for a calibrated σ_tot).
 
     Vector metrics (:class:`activeamp.metrics.VectorMetrics`) get one row per set and output, with an
     ``output`` column; Δ is then the floored relative deviation Δ_k = (⟨A⟩_k − A_k)/(|A_k| + m_k) and the top
@@ -594,7 +596,10 @@ def format_delta_table(metrics_by_set: Mapping[str, AnyMetrics]) -> str:
     if not any(isinstance(m, VectorMetrics) for m in metrics_by_set.values()):
         header = ("set", "N", "all", "top 1%", "top 0.1%", "std t_tot")
         rows = [(name, *_delta_cells(m)) for name, m in metrics_by_set.items()]
-        lines = ["68% half-width of Delta = A_NN/A_true - 1 (median in brackets)"]
+        lines = [
+            "Delta = A_NN/A_true - 1: all points 68% half-width, top 1% / 0.1% by amplitude 68% quantile of |Delta| "
+            "(median in brackets)"
+        ]
         return "\n".join(lines + _aligned([header, *rows], left=1))
 
     header = ("set", "output", "N", "all", "top 1%", "top 0.1%", "std t_tot")

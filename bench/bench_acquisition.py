@@ -79,7 +79,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     oracle = oracles.get("gg_yyg")
     sampler = PhaseSpaceSampler("gg_yyg", cuts=paper_cuts("gg_yyg"))
-    surrogate = dataclasses.replace(_default_surrogate(), **json.loads(args.surrogate))
+    surrogate = dataclasses.replace(_default_surrogate(), **json.loads(args.surrogate)).with_process("gg_yyg")
 
     def points(n: int, seed: int) -> np.ndarray:
         return sampler.sample(n, np.random.default_rng(seed), only_accepted=True).momenta

@@ -104,6 +104,14 @@ def _train_config(args: argparse.Namespace, variant: str) -> TrainConfig:
         "inputs": args.inputs,
         "sigma_a": args.sigma_a if args.sigma_a in ("std", "mean", "median") else float(args.sigma_a),
         "seed": args.seed,
+        # the settings these measurements were made with, before the precise defaults (bench_precision.py)
+        "target_transform": "log",
+        "envelope": "none",
+        "symmetry": "none",
+        "optimizer": "adam",
+        "lr_schedule": "none",
+        "max_steps": 0,
+        "grad_clip": 0.0,
     }
     boosting: dict[str, Any] | None = None
     if variant == "long":

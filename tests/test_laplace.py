@@ -20,11 +20,12 @@ def single_thread():
 def test_outputs_shapes_and_point_estimate_before_the_posterior() -> None:
     net = LastLayerNet(3, (8, 8), generator=torch.Generator().manual_seed(0))
     x = torch.randn(5, 3)
-    mean, sigma = net(x, 4)
+    mean, sigma = net.evaluate(x, net.draw(4))
     assert mean.shape == sigma.shape == (4, 5) and torch.all(sigma > 0)
     assert torch.allclose(mean, mean[0].expand_as(mean))  # zero posterior width: every sample is the same
+    assert net(x, 4)[0].shape == (1, 5)  # training passes use the point estimate of the head
     vec = LastLayerNet(3, (8,), n_outputs=2)
-    assert vec(x, 3)[0].shape == (3, 5, 2)
+    assert vec.evaluate(x, vec.draw(3))[0].shape == (3, 5, 2)
 
 
 def test_sigma_head_learns_a_heteroscedastic_noise_level() -> None:

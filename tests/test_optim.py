@@ -18,7 +18,7 @@ def test_schedule_rises_then_decays_to_the_floor() -> None:
     assert warmup_cosine(1.0, 1e-3, 1e-6, 0.1) == pytest.approx(1e-6)
     assert warmup_cosine(7.0, 1e-3, 1e-6, 0.0) == pytest.approx(1e-6)  # clipped past the end
     values = [warmup_cosine(p / 100, 1e-3, 1e-6, 0.0) for p in range(101)]
-    assert all(a >= b for a, b in zip(values, values[1:]))
+    assert all(a >= b for a, b in zip(values, values[1:], strict=False))
 
 
 def test_adamw_decays_weights_only() -> None:

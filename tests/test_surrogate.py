@@ -423,3 +423,35 @@ def test_checkpoints_without_output_fields_load_as_scalar_log_models(data: tuple
     assert old.n_outputs is None and old.config.target_transform == "log"
     assert old.pipeline.envelope is None and old.pipeline.group is None
     np.testing.assert_array_equal(old.predict(x).mean, trained.predict(x).mean)
+
+
+def test_stage_checkpoints_keep_the_best_model_so_far(data: tuple[np.ndarray, np.ndarray], tmp_path: Path) -> None:
+    x, a = data
+    path = tmp_path / "model.pt"
+    saved: list[int] = []
+    s = Surrogate({**TINY, "max_epochs": 6})
+
+    def watch(epoch: int, metrics: dict) -> None:
+        if path.exists():
+            saved.append(Surrogate.load(path).epoch)
+
+    s.fit(x, a, x_val=x[:50], a_val=a[:50], checkpoint=path, checkpoint_every_s=0.0, callback=watch, progress=False)
+    assert saved and saved[0] == 1 and all(e <= 6 for e in saved)  # written during the stage, loadable
+    reloaded = Surrogate.load(path)
+    assert reloaded.predict(x[:5]).mean.shape == (5,) and np.all(reloaded.predict(x[:5]).sigma_model > 0)
+
+
+def test_cosine_stage_runs_over_steps_and_logs_progress(
+    data: tuple[np.ndarray, np.ndarray], caplog: pytest.LogCaptureFixture
+) -> None:
+    x, a = data  # 200 points, batch 64: 4 steps per epoch
+    s = Surrogate({**TINY, "max_epochs": 1000, "max_steps": 20, "lr": 1e-2, "warmup": 0.25})
+    with caplog.at_level("INFO", logger="activeamp.surrogate"):
+        s.fit(x, a, x_val=x[:50], a_val=a[:50], progress=False)
+    assert s.epoch == 5 and s.stage["done"] and not s.stage["converged"]  # ceil(20 / 4) epochs, no plateau stop
+    lrs = [h["lr"] for h in s.history]
+    assert lrs[-1] < 2e-4 and max(lrs) > 0.5e-2  # per-step warm-up and cosine decay (the last step of 20 recorded)
+    assert any("stage 0: epoch 5/5" in r.getMessage() for r in caplog.records)
+    timed = Surrogate({**TINY, "max_epochs": 10_000, "max_steps": 0, "max_seconds": 0.3})
+    timed.fit(x, a, progress=False)
+    assert timed.stage["done"] and 0.3 <= timed.stage["seconds"] < 5 and timed.epoch < 10_000

@@ -227,7 +227,8 @@ def test_format_delta_table_lists_every_set(trained: tuple, store: ShardStore, t
     table = format_delta_table(metrics)
     lines = table.splitlines()
     assert lines[1].split()[:3] == ["set", "N", "all"] and lines[2].startswith("train") and lines[3].startswith("test")
-    assert f"{metrics['test'].delta_top01.half_width_68:.3e}" in lines[3]
+    assert f"{metrics['test'].delta_all.half_width_68:.3e}" in lines[3]
+    assert f"{metrics['test'].delta_top01.abs_68:.3e}" in lines[3]  # top sets: a quantile of |Δ|, with the median
 
 
 # ---------------------------------------------------------------------------- vector stores
