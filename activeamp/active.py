@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import ray
 import yaml
+from tqdm.auto import tqdm
 
 from activeamp.acquisition import AcquisitionConfig, score, select, standardise
 from activeamp.atomic import write_atomic
@@ -53,6 +54,7 @@ logger = logging.getLogger(__name__)
 
 #: Batch numbers of round 0 (initial data) and of each later round.
 _INITIAL_BATCHES = {"train": 0, "validation": 1, "test": 2}
+_PROGRESS_EVERY_S = 10.0  # seconds between the training progress lines of a round
 _CANDIDATE_BATCH, _SELECTED_BATCH, _SELECTION_RNG = 0, 1, 2
 
 
@@ -479,7 +481,7 @@ class ActiveLearner:
         train = store.arrays("train")
         val = store.arrays("validation")
         has_val = len(val) > 0
-        outcome: TrainOutcome = ray.get(
+        outcome: TrainOutcome = self._await_training(
             self._trainer.train.remote(
                 train.ids,
                 train.momenta,
@@ -520,6 +522,22 @@ class ActiveLearner:
             wall,
         )
         return status
+
+    def _await_training(self, ref: ray.ObjectRef) -> TrainOutcome:
+        """Wait for a training call, showing the trainer's progress line every ``_PROGRESS_EVERY_S`` seconds."""
+        shown = None
+        while True:
+            ready, _ = ray.wait([ref], timeout=_PROGRESS_EVERY_S)
+            if ready:
+                return ray.get(ref)
+            line = ray.get(self._trainer.progress.remote())
+            if line is None or line == shown:  # nothing yet, or the stage is over (σ_model fit, boosting)
+                continue
+            shown = line
+            if self.progress:
+                tqdm.write(f"training: {line}")
+            else:
+                logger.info("training: %s", line)
 
     @staticmethod
     def _evaluate(store: ShardStore, prediction: Prediction, truth: np.ndarray) -> Metrics | VectorMetrics:

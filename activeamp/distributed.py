@@ -438,6 +438,10 @@ class DataParallelTrainer(SurrogateTrainer):
         See :func:`run_data_parallel`.
     """
 
+    def progress(self) -> str | None:
+        """No line: the Ray Train workers hold the surrogate while they train."""
+        return None
+
     def __init__(
         self,
         surrogate: SurrogateConfig | Mapping[str, Any],

@@ -30,15 +30,24 @@ def build_optimizer(net: nn.Module, name: str, lr: float, weight_decay: float = 
     weight_decay : float
         AdamW's decoupled decay (ignored by Adam).
     """
-    if name == "adam":
-        return torch.optim.Adam(net.parameters(), lr=lr)
-    if name != "adamw":
+    if name not in OPTIMIZERS:
         raise ValueError(f"optimizer: {name!r} is not one of {', '.join(OPTIMIZERS)}")
+    if name == "adam":
+        return _fused(torch.optim.Adam, list(net.parameters()), lr)
     decayed, plain = [], []
     for pname, p in net.named_parameters():
         (decayed if pname.endswith(_DECAYED_SUFFIXES) else plain).append(p)
     groups = [{"params": decayed, "weight_decay": weight_decay}, {"params": plain, "weight_decay": 0.0}]
-    return torch.optim.AdamW([g for g in groups if g["params"]], lr=lr)
+    return _fused(torch.optim.AdamW, [g for g in groups if g["params"]], lr)
+
+
+def _fused(cls: type[torch.optim.Optimizer], params: list, lr: float) -> torch.optim.Optimizer:
+    """The fused implementation where this torch has it for the parameters' device (CPU since torch 2.4: a
+    4 × 128 step takes 4.2 instead of 6.3 ms on 2 threads, BENCHMARKS.md), else the multi-tensor one."""
+    try:
+        return cls(params, lr=lr, fused=True)
+    except (RuntimeError, TypeError, ValueError):
+        return cls(params, lr=lr, foreach=True)
 
 
 def warmup_cosine(progress: float, lr: float, lr_min: float, warmup: float) -> float:

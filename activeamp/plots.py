@@ -583,7 +583,7 @@ def plot_precision_vs_calls(
     path: PathLike,
     series: Mapping[str, Sequence[tuple[float, float]]] | Sequence[tuple[float, float]],
     *,
-    ylabel: str = r"test precision: 68% half-width of $\Delta$ / 68% quantile of $|\Delta|$",
+    ylabel: str = r"test precision of $\Delta$ (see legend)",
     logx: bool = True,
     logy: bool = True,
     pdf: bool = False,

@@ -238,6 +238,8 @@ class Surrogate:
     def _build(self, n_inputs: int) -> None:
         cfg = self.config
         self.net = build_network(cfg, n_inputs, self._n_outputs).to(self.device)
+        if isinstance(self.net, LastLayerNet):
+            self.net.train_sigma = cfg.training_loss == "nll"
         self.optimizer = build_optimizer(self.net, cfg.optimizer, cfg.lr, cfg.weight_decay)
         if cfg.lr_schedule == "exponential":
             self.scheduler = torch.optim.lr_scheduler.ExponentialLR(self.optimizer, gamma=cfg.lr_decay)
@@ -476,7 +478,7 @@ class Surrogate:
         logger.info(
             "stage %d %s after %d epochs (epoch %d, best monitored loss %.6g)",
             stage["index"],
-            "converged" if stage["converged"] else "stopped at the epoch limit",
+            "converged" if stage["converged"] else "reached its limit",
             self.epoch - stage["start"],
             self.epoch,
             stage["best"],
@@ -656,16 +658,27 @@ class Surrogate:
             stage["done"] = True
 
     def _log_progress(self, stage: dict[str, Any], metrics: dict[str, Any]) -> None:
-        """One progress line: stage, epoch, losses, validation precision, learning rate, elapsed time."""
-        parts = [f"stage {stage['index']}: epoch {self.epoch - stage['start']}/{stage['target'] - stage['start']}"]
-        parts.append(f"loss {metrics['train_loss']:.4g}")
-        if "val_loss" in metrics:
-            parts.append(f"val loss {metrics['val_loss']:.4g}")
-        if "val_delta68" in metrics:
-            parts.append(f"val |Δ| 68% {metrics['val_delta68']:.3g}")
-        parts.append(f"lr {self.optimizer.param_groups[0]['lr']:.2g}")
+        """Log :meth:`progress_line` at INFO."""
+        logger.info(self.progress_line())
+
+    def progress_line(self) -> str | None:
+        """The training state in one line: stage, epoch, losses, validation precision, learning rate, time.
+
+        None before the first epoch. Safe to call from another thread while :meth:`fit` runs (a threaded actor).
+        """
+        stage, history = self.stage, self.history
+        if stage is None or not history:
+            return None
+        last = history[-1]
+        parts = [f"stage {stage['index']}: epoch {last['epoch'] - stage['start']}/{stage['target'] - stage['start']}"]
+        parts.append(f"loss {last['train_loss']:.4g}")
+        if "val_loss" in last:
+            parts.append(f"val loss {last['val_loss']:.4g}")
+        if "val_delta68" in last:
+            parts.append(f"val |Δ| 68% {last['val_delta68']:.3g}")
+        parts.append(f"lr {last['lr']:.2g}")
         parts.append(f"{stage.get('seconds', 0.0):.0f} s")
-        logger.info(", ".join(parts))
+        return ", ".join(parts)
 
     def _calibrate(
         self, net: SurrogateNet, x: Tensor, y: Tensor, w: Tensor, val: tuple[Tensor, Tensor] | None

@@ -271,6 +271,11 @@ class SurrogateTrainer:
         """Prediction with the ``(M, N)`` weight samples attached (for σ_h,pred bands)."""
         return self.surrogate.predict(x, n_samples, return_samples=True)
 
+    def progress(self) -> str | None:
+        """The training state in one line (:meth:`Surrogate.progress_line`), callable while :meth:`train` runs
+        (the actor is threaded)."""
+        return self.surrogate.progress_line()
+
     def history(self) -> list[dict[str, Any]]:
         """Per-epoch learning curve over all rounds."""
         return [dict(h) for h in self.surrogate.history]
@@ -300,6 +305,7 @@ def trainer_actor(
         num_gpus=float(gpus),
         resources=dict(config.resources) or None,
         max_restarts=0,
+        max_concurrency=2,  # progress() answers while train() runs
     )
     from activeamp.cluster import check_resources, wait_ready
 

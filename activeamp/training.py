@@ -83,8 +83,9 @@ class TrainConfig:
         Split used as validation set (its NLL is the convergence monitor) when it holds ``ok`` points.
     validation_fraction : float
         In ``[0, 1)``: when ``validation_split`` is None or empty, this fraction of the training split is
-        held out as validation set (chosen by ``seed``); 0 trains without validation set (the plateau rule
-        then monitors the training loss).
+        held out as validation set (chosen by ``seed``; default 0.1: the default surrogate fits σ_model to
+        held-out residuals); 0 trains without validation set (σ_model is then fitted to training residuals,
+        and the plateau rule monitors the training loss).
     test_split : str
         Split that :func:`evaluate_model` reports on by default (recorded for the CLI).
     n_train : int or None
@@ -98,7 +99,7 @@ class TrainConfig:
     boosting: BoostingSchedule | None = None
     train_split: str = "train"
     validation_split: str | None = "validation"
-    validation_fraction: float = 0.0
+    validation_fraction: float = 0.1
     test_split: str = "test"
     n_train: int | None = None
     seed: int = 0
@@ -439,7 +440,7 @@ def train_from_store(
 
     t0 = time.perf_counter()
     # a killed training leaves its best model so far in out/model.pt (overwritten by the final one)
-    surrogate.fit(data.x, data.amplitude, checkpoint=out / MODEL_NAME, **fit_kwargs)
+    surrogate.fit(data.x, data.amplitude, checkpoint=out / MODEL_NAME, checkpoint_every_s=300.0, **fit_kwargs)
     rounds: tuple[dict[str, Any], ...] = ()
     multiplicities = None
     if config.boosts:

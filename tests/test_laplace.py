@@ -59,7 +59,7 @@ def test_weight_samples_follow_the_posterior_covariance() -> None:
     cov = torch.diag(torch.tensor([4.0, 1.0, 0.25, 9.0], dtype=torch.float64))[None]
     net.set_posterior(torch.linalg.inv(cov))
     params = net.draw(20000, torch.Generator().manual_seed(4))
-    w, b = params[-2]
+    w, b = params[len(net.trunk)]  # the mean head
     samples = torch.cat([w[:, 0, :], b[:, :1]], dim=1) - torch.cat([net.mean_head.weight[0, 0], net.mean_head.bias[0]])
     np.testing.assert_allclose(samples.double().var(dim=0).detach().numpy(), [4.0, 1.0, 0.25, 9.0], rtol=0.05)
     x = torch.randn(7, 2)

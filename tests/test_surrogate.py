@@ -455,3 +455,12 @@ def test_cosine_stage_runs_over_steps_and_logs_progress(
     timed = Surrogate({**TINY, "max_epochs": 10_000, "max_steps": 0, "max_seconds": 0.3})
     timed.fit(x, a, progress=False)
     assert timed.stage["done"] and 0.3 <= timed.stage["seconds"] < 5 and timed.epoch < 10_000
+
+
+def test_progress_line_reports_the_latest_epoch(data: tuple[np.ndarray, np.ndarray]) -> None:
+    x, a = data
+    s = Surrogate({**TINY, "max_epochs": 2})
+    assert s.progress_line() is None
+    s.fit(x, a, x_val=x[:50], a_val=a[:50], progress=False)
+    line = s.progress_line()
+    assert line.startswith("stage 0: epoch 2/2, loss ") and "val loss" in line and "lr " in line
