@@ -17,6 +17,7 @@ variational fit of that layer (Daxberger et al., "Laplace Redux", arXiv:2106.148
 from __future__ import annotations
 
 import logging
+import math
 import time
 
 import torch
@@ -199,20 +200,36 @@ def fit_sigma_head(
     params = [p for layer in net.sigma_head for p in layer.parameters()]
     opt = torch.optim.Adam(params, lr=1e-2)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps, eta_min=1e-5)
+    # a fifth of the points (none below 5 points) watches the fit: the head with the best held-out NLL is kept,
+    # so a small calibration set (the 2 000 validation points of an active run) does not get over-fitted
+    order = torch.randperm(n, generator=gen, device=phi.device)
+    n_watch = n // 5
+    watch, fit_idx = order[:n_watch], order[n_watch:]
 
-    def nll(index: Tensor | slice) -> Tensor:
+    def nll(index: Tensor) -> Tensor:
         sigma = net.sigma_of_features(phi[:, index]).mean(0)
         terms = (0.5 * (residual[index] / sigma).square() + torch.log(sigma)).sum(-1)
         return (w[index] * terms).sum() / w[index].sum()
 
-    for _ in range(steps):
-        index = torch.randint(n, (min(batch_size, n),), generator=gen, device=phi.device)
+    best, best_state = math.inf, None
+    for step in range(steps):
+        index = fit_idx[torch.randint(fit_idx.numel(), (min(batch_size, fit_idx.numel()),), generator=gen,
+                                      device=phi.device)]
         opt.zero_grad(set_to_none=True)
         nll(index).backward()
         opt.step()
         sched.step()
+        if n_watch and (step % 50 == 49 or step == steps - 1):
+            with torch.no_grad():
+                held = float(nll(watch))
+            if held < best:
+                best, best_state = held, [p.detach().clone() for p in params]
+    if best_state is not None:
+        with torch.no_grad():
+            for p, kept in zip(params, best_state, strict=True):
+                p.copy_(kept)
     with torch.no_grad():
-        return float(nll(slice(None)))
+        return float(nll(order))
 
 
 def posterior_precision(phi_mean: Tensor, sigma: Tensor, weights: Tensor, prior_width: float) -> Tensor:

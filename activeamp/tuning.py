@@ -94,12 +94,13 @@ DISTRIBUTIONS: tuple[str, ...] = (
 
 #: The default search space (what ``tune/search.yaml`` spells out).
 DEFAULT_SPACE: dict[str, Any] = {
-    "family": {"choice": ["bnn", "deterministic", "ensemble"]},
-    "prior_width": {"loguniform": [1e-3, 10.0]},
-    "n_layers": {"randint": [2, 8]},
-    "width": {"choice": [16, 32, 64, 128, 256, 512]},
-    "lr": {"loguniform": [1e-4, 1e-2]},
-    "batch_size": {"choice": [256, 512, 1024]},
+    "family": {"choice": ["laplace", "bnn", "ensemble"]},
+    "prior_width": {"loguniform": [1e-2, 10.0]},
+    "n_layers": {"randint": [3, 7]},
+    "width": {"choice": [64, 128, 256]},
+    "activation": {"choice": ["silu", "gelu"]},
+    "lr": {"loguniform": [1e-3, 1.5e-2]},
+    "batch_size": {"choice": [512, 1024, 2048]},
 }
 
 #: Files written into the experiment folder ``<storage_path>/<name>/``.

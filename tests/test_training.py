@@ -105,8 +105,10 @@ def test_load_train_config_applies_overrides_and_names_the_file(tmp_path: Path) 
 
 # ---------------------------------------------------------------------------- data selection
 def test_training_data_selection_is_deterministic_and_nested(store: ShardStore) -> None:
-    full = load_training_data(store, TrainConfig())
+    full = load_training_data(store, TrainConfig(validation_fraction=0.0))
     assert full.n_train == 1500 and full.validation_source == "none" and full.x_val is None
+    default = load_training_data(store, TrainConfig())  # no validation split: 10 % carved for σ_model
+    assert default.n_train == 1350 and default.validation_source == "carved" and len(default.x_val) == 150
     carved = load_training_data(store, TrainConfig(validation_fraction=0.2, seed=5))
     assert (carved.n_train, carved.n_validation, carved.validation_source) == (1200, 300, "carved")
     assert not set(carved.ids) & set(carved.val_ids)

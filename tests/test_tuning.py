@@ -90,17 +90,18 @@ def _sample(space: SearchSpace, rng: np.random.Generator) -> dict[str, object]:
 # ---------------------------------------------------------------------------- search space and configuration
 def test_layer_list_is_conditional_on_the_sampled_layer_count() -> None:
     space = SearchSpace.parse(DEFAULT_SPACE, SurrogateConfig())
-    assert space.max_layers == 7
-    assert {f"width_{i}" for i in range(7)} <= set(space.param_space())
+    assert space.max_layers == 6
+    assert {f"width_{i}" for i in range(6)} <= set(space.param_space())
     rng = np.random.default_rng(0)
     configs = [SurrogateConfig.from_dict(space.surrogate_values(_sample(space, rng))) for _ in range(300)]
-    assert {len(c.hidden) for c in configs} == set(range(2, 8))  # randint [2, 8): 2..7 layers
-    assert {w for c in configs for w in c.hidden} == {16, 32, 64, 128, 256, 512}
+    assert {len(c.hidden) for c in configs} == set(range(3, 7))  # randint [3, 7): 3..6 layers
+    assert {w for c in configs for w in c.hidden} == {64, 128, 256}
     assert any(len(set(c.hidden)) > 1 for c in configs)  # per-layer widths, not one shared width
-    assert {c.family for c in configs} == {"bnn", "deterministic", "ensemble"}
+    assert {c.family for c in configs} == {"laplace", "bnn", "ensemble"}
+    assert {c.activation for c in configs} == {"silu", "gelu"}
     prior = np.array([c.prior_width for c in configs])
-    assert prior.min() >= 1e-3 and prior.max() <= 10 and np.median(np.log10(prior)) == pytest.approx(-1, abs=0.3)
-    assert {c.batch_size for c in configs} == {256, 512, 1024}
+    assert prior.min() >= 1e-2 and prior.max() <= 10 and np.median(np.log10(prior)) == pytest.approx(-0.5, abs=0.3)
+    assert {c.batch_size for c in configs} == {512, 1024, 2048}
 
 
 def test_grid_constants_and_hidden_choice() -> None:
@@ -167,9 +168,9 @@ def test_yaml_file_overrides_and_absolute_paths(tmp_path: Path, monkeypatch: pyt
 
 def test_default_search_yaml_is_valid() -> None:
     config = load_search_config(ROOT / "tune" / "search.yaml")
-    assert config.metric == "val_nll" and config.scheduler.kind == "asha"
+    assert config.metric == "val_delta68" and config.scheduler.kind == "asha"
     space = config.search_space()
-    assert space.max_layers == 7 and space.n_trials(config.num_samples) == config.num_samples
+    assert space.max_layers == 6 and space.n_trials(config.num_samples) == config.num_samples
     assert set(config.space) == set(DEFAULT_SPACE)
 
 
@@ -513,7 +514,7 @@ def test_vector_trial_reports_the_worst_output(
         if checkpoint is not None:  # the objective is recomputed from the checkpointed surrogate
             model = Surrogate.load(Path(checkpoint.path) / "model.pt")
             metrics = evaluate_vector_prediction(model.predict(data.x_val), data.a_val, data.outputs)
-            top1 = max(m.delta_top1.half_width_68 for m in metrics.per_output.values())
+            top1 = max(m.delta_top1.abs_68 for m in metrics.per_output.values())
             assert model.n_outputs == 2
             assert result["val_delta68"] == pytest.approx(metrics.precision, rel=1e-12)
             assert result["val_top1"] == pytest.approx(top1, rel=1e-12, abs=1e-15)
