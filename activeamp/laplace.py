@@ -3,9 +3,9 @@
 The trunk and the mean head are trained as a plain regressor (point estimate, MSE by default), which is
 what makes the mean precise; the Bayesian part is added afterwards, in closed form:
 
-* σ_model(x): a softplus-linear head on the (frozen) last hidden features φ(x), fitted by the heteroscedastic
-  NLL of Eq. (14) to the residuals of the finished mean (held-out points where available), so it cannot
-  trade a poor mean fit for a wider σ;
+* σ_model(x): a small MLP head on the (frozen) last hidden features φ(x), fitted by the heteroscedastic
+  NLL of Eq. (14) to the residuals of the finished mean (held-out points where available, early-stopped on a
+  fifth of them), so it cannot trade a poor mean fit for a wider σ;
 * q(w) = N(ŵ, Σ) for the mean head's weights w (with bias), the Laplace posterior of a linear model, which is
   exact given the features: Σ⁻¹ = Σ_j n_j φ̃_j φ̃_jᵀ / σ_j² + 1/σ_p², φ̃ = (φ, 1). Weight samples ω ~ q give
   σ_pred² = φ̃ᵀ Σ φ̃ (Eq. 10) as for any BNN.
@@ -82,11 +82,6 @@ class LastLayerNet(SurrogateNet):
         self.train_sigma = True
         # lower Cholesky factor of the posterior covariance of (w_k, b_k), one per output; zero = point estimate
         self.register_buffer("posterior_chol", torch.zeros(k, h + 1, h + 1))
-
-    @property
-    def n_heads(self) -> int:
-        """K (1 for a scalar model)."""
-        return self.mean_head.weight.shape[1]
 
     def features(self, x: Tensor) -> Tensor:
         """Last hidden features φ(x) ``(B, H)`` (activation applied) for inputs ``(B, d)``."""

@@ -149,9 +149,12 @@ class Pipeline:
         """``E(x)`` ``(N,)`` float64 (amplitude units), or None for ``E = 1``."""
         return None if self.envelope is None else self.envelope(x)
 
-    def targets(self, x: np.ndarray, values: np.ndarray) -> np.ndarray:
-        """Preprocessed targets ``T(A / E(x))``, same shape as ``values``, float64."""
-        e = self.scale(x)
+    def targets(self, x: np.ndarray, values: np.ndarray, scale: np.ndarray | None = None) -> np.ndarray:
+        """Preprocessed targets ``T(A / E(x))``, same shape as ``values``, float64.
+
+        ``scale``: ``E(x)`` when already computed (:meth:`encode` returns it), else it is computed from ``x``.
+        """
+        e = self.scale(x) if scale is None else scale
         v = np.asarray(values, dtype=np.float64)
         return self.target(v if e is None else v / e)
 

@@ -302,6 +302,17 @@ class Surrogate:
         """Features of every symmetry image, ``(G, N, d)`` float32 on the device."""
         return torch.as_tensor(self._require_pipeline().features(x), dtype=torch.float32, device=self.device)
 
+    def _training_tensors(self, x: np.ndarray, values: np.ndarray) -> tuple[Tensor, Tensor]:
+        """Features ``(G, N, d)`` and preprocessed targets of training or validation points, float32 on the device.
+
+        The invariants of ``x`` are computed once for both (:meth:`Pipeline.encode` also gives the envelope).
+        """
+        pipeline = self._require_pipeline()
+        feats, scale = pipeline.encode(x)
+        y = pipeline.targets(x, values, scale) if pipeline.envelope is not None else pipeline.target(values)
+        as_tensor = {"dtype": torch.float32, "device": self.device}
+        return torch.as_tensor(feats, **as_tensor), torch.as_tensor(y, **as_tensor)
+
     @staticmethod
     def _check_weights(weights: np.ndarray | None, n: int) -> np.ndarray:
         if weights is None:
@@ -383,9 +394,7 @@ class Surrogate:
             self._setup(x, a)
         net = self._require_net()
         keep = w > 0
-        x_keep = np.asarray(x)[keep]
-        x_t = self._inputs_tensor(x_keep)
-        y_t = torch.as_tensor(self.transform_targets(a[keep], x_keep), dtype=torch.float32, device=self.device)
+        x_t, y_t = self._training_tensors(np.asarray(x)[keep], a[keep])
         w_t = torch.as_tensor(w[keep], dtype=torch.float32, device=self.device)
         n_eff = float(w.sum())
         val = None
@@ -393,7 +402,7 @@ class Surrogate:
             raise ValueError("give both x_val and a_val, or neither")
         if x_val is not None:
             av = self._check_targets(a_val, "a_val")
-            val = (self._inputs_tensor(x_val), torch.as_tensor(self.transform_targets(av, x_val), device=self.device))
+            val = self._training_tensors(x_val, av)
 
         stage = self.stage
         if new_stage or stage is None or stage["done"]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
 # Ray (used by orchestration tests) must stay on loopback, without auth tokens or usage reporting.
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
@@ -42,6 +43,18 @@ def physical_points(process: str, n: int, seed: int = 7, *, cuts: bool = True) -
     proc = get_process(process)
     sampler = PhaseSpaceSampler(proc, cuts=paper_cuts(proc) if cuts else None)
     return sampler.sample(n, np.random.default_rng(seed), only_accepted=cuts).momenta
+
+
+@pytest.fixture
+def single_thread() -> Iterator[None]:
+    """Torch on one thread for the test: tiny networks train fastest so, and spinning OpenMP threads stall on a
+    shared 2-core runner. Modules opt in with ``pytestmark = pytest.mark.usefixtures("single_thread")``."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="session")

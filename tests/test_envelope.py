@@ -5,18 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from activeamp.cuts import paper_cuts
 from activeamp.envelope import MonomialEnvelope
-from activeamp.phasespace import PhaseSpaceSampler
 from activeamp.preprocessing import as_features
 from activeamp.process import get_process
 from activeamp.symmetry import SymmetryGroup
+from tests.conftest import physical_points
 
 
 @pytest.fixture(scope="module")
 def momenta() -> np.ndarray:
-    sampler = PhaseSpaceSampler("gg_yyg", sqrt_s=1000.0, cuts=paper_cuts("gg_yyg"))
-    return sampler.sample(500, np.random.default_rng(4), only_accepted=True).momenta
+    return physical_points("gg_yyg", 500, seed=4)
 
 
 def test_recovers_an_exact_monomial(momenta: np.ndarray) -> None:

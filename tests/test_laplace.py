@@ -8,13 +8,7 @@ import torch
 
 from activeamp.laplace import LastLayerNet, fit_sigma_head, posterior_precision
 
-
-@pytest.fixture(autouse=True)
-def single_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 def test_outputs_shapes_and_point_estimate_before_the_posterior() -> None:

@@ -6,27 +6,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 import oracles
-from activeamp.cuts import paper_cuts
-from activeamp.phasespace import PhaseSpaceSampler
 from activeamp.pipeline import Pipeline
 from activeamp.surrogate import Surrogate
+from tests.conftest import physical_points
 
-
-@pytest.fixture(autouse=True)
-def single_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 @pytest.fixture(scope="module")
 def labelled() -> tuple[np.ndarray, np.ndarray]:
-    sampler = PhaseSpaceSampler("gg_yyg", sqrt_s=1000.0, cuts=paper_cuts("gg_yyg"))
-    x = sampler.sample(1500, np.random.default_rng(5), only_accepted=True).momenta
+    x = physical_points("gg_yyg", 1500, seed=5)
     return x, oracles.get("gg_yyg").evaluate(x).values
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -22,14 +21,7 @@ from activeamp.surrogate import (
     t_tot,
 )
 
-
-@pytest.fixture(autouse=True)
-def single_thread() -> Iterator[None]:
-    """Tiny networks train fastest on one thread; spinning OpenMP threads stall on a shared 2-core runner."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 TINY = {"hidden": [8, 8], "batch_size": 64, "max_epochs": 3, "lr": 3e-3, "n_members": 3, "seed": 7}

@@ -6,17 +6,15 @@ import numpy as np
 import pytest
 
 import oracles
-from activeamp.cuts import paper_cuts
-from activeamp.phasespace import PhaseSpaceSampler
 from activeamp.preprocessing import as_features
 from activeamp.process import get_process
 from activeamp.symmetry import SymmetryGroup
+from tests.conftest import physical_points
 
 
 @pytest.fixture(scope="module")
 def momenta() -> np.ndarray:
-    sampler = PhaseSpaceSampler("gg_yyg", sqrt_s=1000.0, cuts=paper_cuts("gg_yyg"))
-    return sampler.sample(200, np.random.default_rng(3), only_accepted=True).momenta
+    return physical_points("gg_yyg", 200, seed=3)
 
 
 def test_group_of_gg_yyg_swaps_gluons_and_photons() -> None:

@@ -6,18 +6,11 @@ import logging
 
 import numpy as np
 import pytest
-import torch
 
 from activeamp.config import ConfigError
 from activeamp.trainer import SurrogateTrainer, TrainerConfig, _log_progress_to_stderr
 
-
-@pytest.fixture(autouse=True)
-def single_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 def test_warm_rounds_are_cosine_stages_of_round_steps() -> None:
