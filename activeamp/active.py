@@ -86,13 +86,13 @@ class Budget:
 
 
 def _default_surrogate() -> SurrogateConfig:
-    """The precise default surrogate (:class:`SurrogateConfig`), round 0 trained for 30 000 optimiser steps."""
-    return SurrogateConfig(max_steps=30_000, n_weight_samples=30)
+    """The precise default surrogate (:class:`SurrogateConfig`), round 0 trained for 20 000 optimiser steps."""
+    return SurrogateConfig(max_steps=20_000, n_weight_samples=30)
 
 
 def _default_trainer() -> TrainerConfig:
-    """A trainer with 2 CPUs (threads); warm-start rounds of 15 000 steps, each a new warm-up + cosine stage."""
-    return TrainerConfig(num_cpus=2.0, round_epochs=100_000, round_steps=15_000)
+    """A trainer with 2 CPUs (threads); warm-start rounds of 10 000 steps, each a new warm-up + cosine stage."""
+    return TrainerConfig(num_cpus=2.0, round_epochs=100_000, round_steps=10_000)
 
 
 def _default_acquisition() -> AcquisitionConfig:

@@ -102,10 +102,13 @@ def derive_seed(seed: int, purpose: str) -> int:
     return int(np.random.SeedSequence([int(seed), _SEED_PURPOSES[purpose]]).generate_state(1)[0])
 
 
-def build_network(config: SurrogateConfig, n_inputs: int, n_outputs: int | None = None) -> SurrogateNet:
+def build_network(
+    config: SurrogateConfig, n_inputs: int, n_outputs: int | None = None, sigma_inputs: bool = True
+) -> SurrogateNet:
     """Fresh network of ``config.family`` for ``n_inputs`` inputs, initialised from the config's init seed.
 
-    ``n_outputs``: K outputs per point (a vector model), or None for the scalar model.
+    ``n_outputs``: K outputs per point (a vector model), or None for the scalar model. ``sigma_inputs``: whether
+    the σ head of the ``laplace`` family sees the inputs besides the features (False for older checkpoints).
     """
     gen = torch.Generator().manual_seed(derive_seed(config.seed, "init"))
     common = {"n_inputs": n_inputs, "hidden": config.hidden, "activation": config.activation, "n_outputs": n_outputs}
@@ -120,7 +123,7 @@ def build_network(config: SurrogateConfig, n_inputs: int, n_outputs: int | None 
             generator=gen,
         )
     if config.family == "laplace":
-        return LastLayerNet(**common, sigma_floor=config.sigma_floor, generator=gen)
+        return LastLayerNet(**common, sigma_floor=config.sigma_floor, generator=gen, sigma_inputs=sigma_inputs)
     if config.family == "repulsive":
         return RepulsiveEnsembleNet(
             **common,
@@ -235,9 +238,9 @@ class Surrogate:
             raise RuntimeError("the surrogate is not trained yet: call fit() or Surrogate.load() first")
         return self.net
 
-    def _build(self, n_inputs: int) -> None:
+    def _build(self, n_inputs: int, sigma_inputs: bool = True) -> None:
         cfg = self.config
-        self.net = build_network(cfg, n_inputs, self._n_outputs).to(self.device)
+        self.net = build_network(cfg, n_inputs, self._n_outputs, sigma_inputs).to(self.device)
         if isinstance(self.net, LastLayerNet):
             self.net.train_sigma = cfg.training_loss == "nll"
         self.optimizer = build_optimizer(self.net, cfg.optimizer, cfg.lr, cfg.weight_decay)
@@ -908,7 +911,9 @@ class Surrogate:
         )
         n_outputs = state.get("n_outputs")
         self._n_outputs = None if n_outputs is None else int(n_outputs)
-        self._build(self.input_transform.dim)
+        sigma_in = state["model"].get("sigma_head.0.weight")  # (1, width, H) where the σ head saw φ only
+        features_only = sigma_in is not None and sigma_in.shape[-1] == self.config.hidden[-1]
+        self._build(self.input_transform.dim, sigma_inputs=not features_only)
         self.net.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         if self.scheduler is not None and state["scheduler"] is not None:

@@ -30,7 +30,7 @@ def test_sigma_head_learns_a_heteroscedastic_noise_level() -> None:
         phi = net.features(x)[None]  # (G=1, N, H)
     level = 0.05 * (1.0 + 2.0 * x[:, 0] ** 2)
     residual = (level * torch.randn(4000, generator=gen))[:, None]
-    fit_sigma_head(net, phi, residual, steps=600)
+    fit_sigma_head(net, phi, x[None], residual, steps=600)
     with torch.no_grad():
         _, sigma = net.evaluate(x, net.draw(1, mean=True))
     ratio = (sigma[0] / level).numpy()

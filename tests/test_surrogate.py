@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from activeamp.laplace import LastLayerNet
 from activeamp.prediction import Prediction
 from activeamp.surrogate import (
     FAMILIES,
@@ -456,3 +457,21 @@ def test_progress_line_reports_the_latest_epoch(data: tuple[np.ndarray, np.ndarr
     s.fit(x, a, x_val=x[:50], a_val=a[:50], progress=False)
     line = s.progress_line()
     assert line.startswith("stage 0: epoch 2/2, loss ") and "val loss" in line and "lr " in line
+
+
+def test_laplace_checkpoints_whose_sigma_head_saw_features_only_still_load(
+    data: tuple[np.ndarray, np.ndarray],
+) -> None:
+    x, a = data
+    s = Surrogate({**TINY, "family": "laplace"})
+    s.fit(x, a, progress=False)
+    assert s.net.sigma_inputs
+    # a checkpoint written before the σ head took the inputs: its first σ layer has H inputs
+    legacy = LastLayerNet(s.net.n_inputs, s.net.hidden, s.config.activation, sigma_inputs=False)
+    shared = {k: v for k, v in s.net.state_dict().items() if not k.startswith("sigma_head")}
+    legacy.load_state_dict(shared, strict=False)
+    s.net = legacy
+    loaded = Surrogate(s.config)
+    loaded.load_state_dict(s.state_dict())
+    assert not loaded.net.sigma_inputs
+    np.testing.assert_array_equal(loaded.predict(x).sigma_model, s.predict(x).sigma_model)
