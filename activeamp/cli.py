@@ -23,9 +23,9 @@ logger = logging.getLogger("activeamp")
 
 def _user_errors() -> tuple[type[BaseException], ...]:
     """Exceptions that are user mistakes (bad input, files, names): reported as one line, exit status 2."""
-    from activeamp.cluster import ClusterError
-    from activeamp.pool import PoolError
-    from activeamp.store import StoreError
+    from activeamp.data.store import StoreError
+    from activeamp.loop.cluster import ClusterError
+    from activeamp.loop.pool import PoolError
     from oracles.base import OracleError
 
     return (ValueError, KeyError, OSError, StoreError, OracleError, ClusterError, PoolError)
@@ -245,7 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _open_or_create(path: Path, process: str | None, outputs: Sequence[str] | None = None) -> Any:
     """The store at ``path``, or a new one of ``process`` (a vector store with ``outputs``)."""
-    from activeamp.store import ShardStore
+    from activeamp.data.store import ShardStore
 
     if (path / "store.json").exists():
         store = ShardStore.open(path)
@@ -258,7 +258,7 @@ def _open_or_create(path: Path, process: str | None, outputs: Sequence[str] | No
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
-    from activeamp.dataset import PhaseSpaceConfig, sample_into_store
+    from activeamp.data.dataset import PhaseSpaceConfig, sample_into_store
 
     store = _open_or_create(
         args.store, args.process or ("gg_yyg" if not (args.store / "store.json").exists() else None)
@@ -274,9 +274,9 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 
 def cmd_label(args: argparse.Namespace) -> int:
-    from activeamp.dataset import OracleConfig
-    from activeamp.labelling import label_store
-    from activeamp.store import ShardStore
+    from activeamp.data.dataset import OracleConfig
+    from activeamp.data.labelling import label_store
+    from activeamp.data.store import ShardStore
 
     store = ShardStore.open(args.store)
     oracle = OracleConfig(args.oracle, _oracle_options(args.option)).build(store.process.name)
@@ -322,7 +322,7 @@ def _format_summary(summary: Any) -> str:
 def cmd_info(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
-    from activeamp.store import ShardStore
+    from activeamp.data.store import ShardStore
 
     store = ShardStore.open(args.store, on_bad_shard="skip" if args.skip_bad else "raise")
     summary = store.summary()
@@ -338,8 +338,8 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from activeamp.interchange import export_hdf5
-    from activeamp.store import ShardStore
+    from activeamp.data.interchange import export_hdf5
+    from activeamp.data.store import ShardStore
 
     n = export_hdf5(ShardStore.open(args.store), args.out, split=args.split)
     print(f"exported {n} points to {args.out}")
@@ -347,7 +347,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from activeamp.interchange import import_hdf5, import_npy, read_hdf5
+    from activeamp.data.interchange import import_hdf5, import_npy, read_hdf5
 
     process = args.process
     outputs = None
@@ -371,7 +371,7 @@ _PAPER_BOOSTING = {
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from activeamp.training import evaluate_model, format_delta_table, load_train_config, train_from_store
+    from activeamp.surrogate.training import evaluate_model, format_delta_table, load_train_config, train_from_store
 
     overrides = ([_PAPER_BOOSTING[args.boost]] if args.boost else []) + list(args.overrides)
     config = load_train_config(args.config, overrides)
@@ -388,7 +388,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from activeamp.training import evaluate_model, format_delta_table
+    from activeamp.surrogate.training import evaluate_model, format_delta_table
 
     metrics = evaluate_model(
         args.model,
@@ -407,7 +407,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def cmd_tune(args: argparse.Namespace) -> int:
     import os
 
-    from activeamp.tuning import ENTRY_ENVIRONMENT, TuningError, load_search_config, run_search
+    from activeamp.loop.tuning import ENTRY_ENVIRONMENT, TuningError, load_search_config, run_search
 
     for key, value in ENTRY_ENVIRONMENT.items():
         os.environ.setdefault(key, value)
@@ -442,9 +442,9 @@ def cmd_oracles(args: argparse.Namespace) -> int:
 
 def _load_config(args: argparse.Namespace, kind: str) -> Any:
     """The ``--config`` YAML (or the defaults) with ``--set`` overrides, as an ActiveConfig or DatasetConfig."""
-    from activeamp.active import ActiveConfig
     from activeamp.config import load_config
-    from activeamp.dataset import DatasetConfig
+    from activeamp.data.dataset import DatasetConfig
+    from activeamp.loop.active import ActiveConfig
 
     cls = {"ActiveConfig": ActiveConfig, "DatasetConfig": DatasetConfig}[kind]
     return load_config(cls, args.config, args.overrides)
@@ -452,7 +452,7 @@ def _load_config(args: argparse.Namespace, kind: str) -> Any:
 
 def cmd_dataset(args: argparse.Namespace) -> int:
     from activeamp.config import to_dict
-    from activeamp.dataset import build_dataset
+    from activeamp.data.dataset import build_dataset
 
     config = _load_config(args, "DatasetConfig")
     out = args.out
@@ -475,8 +475,8 @@ def _report_oracle(store: Any) -> str:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from activeamp.active import ActiveLearner, RoundStatus
-    from activeamp.metrics import Metrics
+    from activeamp.loop.active import ActiveLearner, RoundStatus
+    from activeamp.surrogate.metrics import Metrics
 
     def report(status: RoundStatus) -> None:
         print(

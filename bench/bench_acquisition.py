@@ -21,12 +21,12 @@ import torch
 from bench_active import calls_to_reach
 
 import oracles
-from activeamp.acquisition import score, select, standardise
-from activeamp.active import _default_surrogate
-from activeamp.cuts import paper_cuts
-from activeamp.metrics import evaluate_prediction
-from activeamp.phasespace import PhaseSpaceSampler
-from activeamp.trainer import SurrogateTrainer, TrainerConfig
+from activeamp.loop.acquisition import score, select, standardise
+from activeamp.loop.active import _default_surrogate
+from activeamp.loop.trainer import SurrogateTrainer, TrainerConfig
+from activeamp.physics.cuts import paper_cuts
+from activeamp.physics.phasespace import PhaseSpaceSampler
+from activeamp.surrogate.metrics import evaluate_prediction
 
 logger = logging.getLogger("bench_acquisition")
 

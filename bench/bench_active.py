@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from activeamp.active import ActiveConfig, ActiveLearner
+from activeamp.loop.active import ActiveConfig, ActiveLearner
 
 logger = logging.getLogger("bench_active")
 

@@ -2,7 +2,7 @@
 
 For each ``run-*`` folder of a ``bench_precision.py`` work folder, loads ``model.pt``, keeps its trunk and mean
 head, refits the σ_model head and the last-layer posterior exactly as a training stage ends
-(:func:`activeamp.laplace.calibrate` on the run's own training subset and the store's validation split), and
+(:func:`activeamp.surrogate.laplace.calibrate` on the run's own training subset and the store's validation split), and
 scores the frozen test split: std of the total pull and the fraction within 1 σ (targets 0.8–1.25 and
 0.60–0.76), before and after. This is how models trained before a change of the σ head are re-scored without
 retraining the mean.
@@ -22,10 +22,10 @@ import numpy as np
 import torch
 
 from activeamp.config import load_config
-from activeamp.laplace import LastLayerNet, calibrate
-from activeamp.store import ShardStore
-from activeamp.surrogate import Surrogate
-from activeamp.training import TrainConfig, load_training_data
+from activeamp.data.store import ShardStore
+from activeamp.surrogate.laplace import LastLayerNet, calibrate
+from activeamp.surrogate.surrogate import Surrogate
+from activeamp.surrogate.training import TrainConfig, load_training_data
 
 __all__ = ["main"]
 

@@ -18,9 +18,9 @@ from collections.abc import Callable  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from activeamp.cuts import paper_cuts  # noqa: E402
-from activeamp.phasespace import PhaseSpaceSampler, VegasSampler  # noqa: E402
-from activeamp.process import get_process  # noqa: E402
+from activeamp.physics.cuts import paper_cuts  # noqa: E402
+from activeamp.physics.phasespace import PhaseSpaceSampler, VegasSampler  # noqa: E402
+from activeamp.physics.process import get_process  # noqa: E402
 
 __all__ = ["main"]
 

@@ -11,11 +11,11 @@ import tempfile
 
 import numpy as np
 
-from activeamp.cluster import connect
-from activeamp.dataset import OracleConfig
-from activeamp.phasespace import PhaseSpaceSampler
-from activeamp.pool import OraclePool, PoolConfig
-from activeamp.store import ShardStore, make_point_ids
+from activeamp.data.dataset import OracleConfig
+from activeamp.data.store import ShardStore, make_point_ids
+from activeamp.loop.cluster import connect
+from activeamp.loop.pool import OraclePool, PoolConfig
+from activeamp.physics.phasespace import PhaseSpaceSampler
 
 logger = logging.getLogger("bench_pool")
 

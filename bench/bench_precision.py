@@ -2,7 +2,7 @@
 
 Builds (or reuses) a labelled store of uniform RAMBO points with the paper's cuts, labelled by the exact
 one-loop oracle: training, validation and a frozen test split. Then, for each requested training-set size,
-trains with ``activeamp train``'s code path (:func:`activeamp.training.train_from_store`, defaults unless
+trains with ``activeamp train``'s code path (:func:`activeamp.surrogate.training.train_from_store`, defaults unless
 ``--set`` says otherwise) and scores the test split on the exact amplitudes: the Δ 68 % half-width, the 68 %
 quantile of |Δ| and the median Δ of all points and of the 1 % largest amplitudes, pulls and coverage.
 Results go to ``OUT/results.jsonl`` (one line per run) and to the log; each run's figures (Δ, pulls,
@@ -29,10 +29,10 @@ import numpy as np
 import torch
 
 from activeamp.config import load_config
-from activeamp.dataset import DatasetConfig, build_dataset
-from activeamp.store import ShardStore
-from activeamp.surrogate import Surrogate
-from activeamp.training import TrainConfig, evaluate_model, train_from_store
+from activeamp.data.dataset import DatasetConfig, build_dataset
+from activeamp.data.store import ShardStore
+from activeamp.surrogate.surrogate import Surrogate
+from activeamp.surrogate.training import TrainConfig, evaluate_model, train_from_store
 
 __all__ = ["main"]
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from activeamp.process import get_process
-from activeamp.store import ShardStore, make_point_ids
+from activeamp.data.store import ShardStore, make_point_ids
+from activeamp.physics.process import get_process
 
 __all__ = ["main"]
 

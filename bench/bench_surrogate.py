@@ -17,10 +17,10 @@ import torch
 
 import oracles
 from activeamp.config import from_dict, to_dict
-from activeamp.dataset import DatasetConfig, PhaseSpaceConfig, build_dataset, work_item_rng
-from activeamp.metrics import Metrics
-from activeamp.surrogate import PAPER_HIDDEN, Surrogate
-from activeamp.training import TrainConfig, evaluate_model, format_delta_table, train_from_store
+from activeamp.data.dataset import DatasetConfig, PhaseSpaceConfig, build_dataset, work_item_rng
+from activeamp.surrogate.metrics import Metrics
+from activeamp.surrogate.surrogate import PAPER_HIDDEN, Surrogate
+from activeamp.surrogate.training import TrainConfig, evaluate_model, format_delta_table, train_from_store
 
 __all__ = ["main"]
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from activeamp.process import Process
+from activeamp.physics.process import Process
 
 __all__ = [
     "Oracle",

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from activeamp.process import Process, get_process
+from activeamp.physics.process import Process, get_process
 from oracles.base import Oracle, OracleError
 
 __all__ = [
@@ -478,7 +478,7 @@ class BLHAOracle(Oracle):
     Parameters
     ----------
     process : str or Process
-        Process name (see :mod:`activeamp.process`).
+        Process name (see :mod:`activeamp.physics.process`).
     provider : str or mapping
         Built-in provider name (:data:`PROVIDERS`) or a :class:`BLHAProvider` as a mapping (see
         :meth:`BLHAProvider.from_dict`; ``{"base": "njet", "rval_length": 20}`` changes one field).

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from activeamp.process import get_process
+from activeamp.physics.process import get_process
 from oracles.base import Oracle, validate_momenta
 from oracles.loop_functions import PairFunctions, horner, ls1, pair_functions
 from oracles.spinors import cross_to_outgoing, light_cone_frame, spinor_products

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from activeamp.process import Process, get_process
+from activeamp.physics.process import Process, get_process
 from oracles.base import Oracle, OracleError
 from oracles.vvamp import VectorOracle, VVProcess, get_vv_process, validate_kinematics
 
@@ -91,7 +91,7 @@ class MockOracle(Oracle):
     Parameters
     ----------
     process : str
-        Process name (see :mod:`activeamp.process`).
+        Process name (see :mod:`activeamp.physics.process`).
     norm : float
         Overall normalisation.
     latency : float

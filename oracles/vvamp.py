@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from activeamp.process import Process, get_process
+from activeamp.physics.process import Process, get_process
 from oracles.base import OracleError, OracleInputError, code_versions
 
 __all__ = [
@@ -72,14 +72,14 @@ class VVAMPError(OracleError):
 class VVProcess:
     """A q q̄′ → V1 V2 process with off-shell bosons (each decaying to a lepton pair).
 
-    Every VV process is also registered in :mod:`activeamp.process` under the same name (particle kinds
+    Every VV process is also registered in :mod:`activeamp.physics.process` under the same name (particle kinds
     ``("quark", "antiquark")`` → ``("Z"|"W", "Z"|"W")``), so that stores, cuts and the active loop know it; the
     name and PDG codes must agree with that registry (checked on construction, see :meth:`as_process`).
 
     Attributes
     ----------
     name : str
-        Identifier, e.g. ``"uu_ZZ"``; a process of :data:`activeamp.process.PROCESSES`.
+        Identifier, e.g. ``"uu_ZZ"``; a process of :data:`activeamp.physics.process.PROCESSES`.
     description : str
         Human-readable form.
     pdg : tuple of int
@@ -102,20 +102,20 @@ class VVProcess:
             registered = get_process(self.name)
         except KeyError as exc:
             raise ValueError(
-                f"VV process {self.name!r} is not registered in activeamp.process: {exc.args[0]}"
+                f"VV process {self.name!r} is not registered in activeamp.physics.process: {exc.args[0]}"
             ) from None
         if tuple(self.pdg) != registered.pdg:
             raise ValueError(
-                f"VV process {self.name!r}: PDG codes {tuple(self.pdg)} differ from those in activeamp.process, "
+                f"VV process {self.name!r}: PDG codes {tuple(self.pdg)} differ from those in activeamp.physics.process, "
                 f"{registered.pdg}"
             )
         if registered.n_particles != 4 or registered.massless:
             raise ValueError(
-                f"VV process {self.name!r}: activeamp.process has {registered.description!r}, not q q̄′ → V V"
+                f"VV process {self.name!r}: activeamp.physics.process has {registered.description!r}, not q q̄′ → V V"
             )
 
     def as_process(self) -> Process:
-        """The :class:`activeamp.process.Process` of the same name (momenta ``(N, 4, 4)``: q, q̄′, V1, V2)."""
+        """The :class:`activeamp.physics.process.Process` of the same name (momenta ``(N, 4, 4)``: q, q̄′, V1, V2)."""
         return get_process(self.name)
 
 
@@ -372,7 +372,7 @@ class VVSample:
     def momenta(self) -> np.ndarray:
         """Shape ``(N, 4, 4)``: momenta of q, q̄′, V1, V2 [GeV] in the centre-of-mass frame (:func:`vv_momenta`).
 
-        The layout of :attr:`activeamp.phasespace.PhaseSpaceSample.momenta`, for the store and the active loop.
+        The layout of :attr:`activeamp.physics.phasespace.PhaseSpaceSample.momenta`, for the store and the active loop.
         """
         return vv_momenta(self.kinematics)
 
@@ -384,7 +384,7 @@ class VVPhaseSpace:
     ``m34`` over ``[m34_min, min(m34_max, √s − m56_min)]`` and ``m56`` over ``[m56_min, min(m56_max, √s − m34)]``,
     so every point is above threshold. The weight is the Jacobian of the map, so that
     ``∫ f d√s dcos θ* dm34 dm56 = ∫_{[0,1]⁴} f(u) w(u) du``; physical cross sections add the Breit–Wigner
-    and two-body phase-space factors to ``f``. Same interface as :class:`activeamp.phasespace.PhaseSpaceSampler`
+    and two-body phase-space factors to ``f``. Same interface as :class:`activeamp.physics.phasespace.PhaseSpaceSampler`
     where it matters to the active loop: :attr:`dim`, :meth:`from_unit`, :meth:`sample`.
 
     Parameters
@@ -486,7 +486,7 @@ class VVPhaseSpace:
         rng : numpy.random.Generator or int
             Source of randomness (an int is used as a seed).
         only_accepted : bool
-            Accepted for the interface of :meth:`activeamp.phasespace.PhaseSpaceSampler.sample`; every point of
+            Accepted for the interface of :meth:`activeamp.physics.phasespace.PhaseSpaceSampler.sample`; every point of
             the map is physical (there are no cuts), so it changes nothing.
 
         Returns
@@ -585,7 +585,7 @@ class VectorOracle(abc.ABC):
     ``cost_hint``, :meth:`evaluate` → :class:`VectorOracleResult`, ``oracle(x)`` raising on failed points,
     :meth:`options`, :meth:`versions`, :meth:`provenance`. Subclasses implement :meth:`_evaluate` and
     :meth:`validate`, and set :attr:`input_names` and :attr:`output_names`. Oracles of scattering processes also
-    set ``process``, an object whose ``name`` is the :mod:`activeamp.process` name of their points (a
+    set ``process``, an object whose ``name`` is the :mod:`activeamp.physics.process` name of their points (a
     :class:`VVProcess` for :class:`VVAmpOracle` and :class:`oracles.mock.MockVectorOracle`), so that the active
     loop can pair them with a store and a phase-space sampler.
     """

@@ -36,9 +36,9 @@ def rng() -> np.random.Generator:
 
 def physical_points(process: str, n: int, seed: int = 7, *, cuts: bool = True) -> np.ndarray:
     """``n`` RAMBO points ``(n, n_particles, 4)`` [GeV] of ``process`` at √s = 1 TeV, inside the paper's cuts."""
-    from activeamp.cuts import paper_cuts
-    from activeamp.phasespace import PhaseSpaceSampler
-    from activeamp.process import get_process
+    from activeamp.physics.cuts import paper_cuts
+    from activeamp.physics.phasespace import PhaseSpaceSampler
+    from activeamp.physics.process import get_process
 
     proc = get_process(process)
     sampler = PhaseSpaceSampler(proc, cuts=paper_cuts(proc) if cuts else None)

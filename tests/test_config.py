@@ -85,7 +85,7 @@ def test_load_yaml_errors_name_file(tmp_path: Path) -> None:
 
 
 def test_errors_inside_optional_nested_sections_name_the_inner_key() -> None:
-    from activeamp.active import ActiveConfig
+    from activeamp.loop.active import ActiveConfig
 
     with pytest.raises(ConfigError, match="^boosting.steps\\[0\\]: repeat count in 'loss\\*x' is not an integer"):
         ActiveConfig.from_dict({"boosting": {"steps": ["loss*x"]}})

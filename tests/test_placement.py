@@ -7,7 +7,7 @@ prints its observations as one JSON line. What happens when oracle nodes go away
 - node A removed, node C with ``{"oracle": 2}`` added: Ray restarts the pool's actors (``max_restarts``) on C,
   calls lost with A are sent again and every point is stored exactly once;
 - the only oracle node removed from a pool with ``max_restarts=0, max_replacements=0``: ``label`` raises a
-  :class:`~activeamp.pool.PoolError` that names the gone node as a cause, and stores nothing for the lost calls.
+  :class:`~activeamp.loop.pool.PoolError` that names the gone node as a cause, and stores nothing for the lost calls.
 """
 
 from __future__ import annotations
@@ -31,11 +31,11 @@ import numpy as np
 import ray
 from ray.cluster_utils import Cluster
 
-from activeamp.dataset import OracleConfig
-from activeamp.pool import OraclePool, PoolConfig, PoolError
-from activeamp.store import ShardStore, make_point_ids
-from activeamp.surrogate import SurrogateConfig
-from activeamp.trainer import SurrogateTrainer, TrainerConfig, trainer_actor
+from activeamp.data.dataset import OracleConfig
+from activeamp.loop.pool import OraclePool, PoolConfig, PoolError
+from activeamp.data.store import ShardStore, make_point_ids
+from activeamp.surrogate.surrogate import SurrogateConfig
+from activeamp.loop.trainer import SurrogateTrainer, TrainerConfig, trainer_actor
 from tests.conftest import physical_points
 
 out = {"seconds": {}}

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from activeamp.active import ActiveConfig
+from activeamp.loop.active import ActiveConfig
 
 
 def test_readme_run_config_block_is_the_default_config() -> None:

@@ -46,8 +46,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
 
     from activeamp.config import ConfigError
-    from activeamp.store import StoreError
-    from activeamp.tuning import ENTRY_ENVIRONMENT, TuningError, load_search_config, run_search
+    from activeamp.data.store import StoreError
+    from activeamp.loop.tuning import ENTRY_ENVIRONMENT, TuningError, load_search_config, run_search
 
     for key, value in ENTRY_ENVIRONMENT.items():
         os.environ.setdefault(key, value)

@@ -1,0 +1,636 @@
+"""HDF5 and ``.npy`` import and export of labelled phase-space points for a shard store (scalar or vector labels)."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import logging
+import os
+import re
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from activeamp.data.store import (
+    STATUSES,
+    ShardStore,
+    StoreInputError,
+    make_point_ids,
+    momenta_from_arrow,
+    values_from_arrow,
+)
+from activeamp.physics.process import Process, get_process
+
+__all__ = [
+    "InterchangeError",
+    "ImportedData",
+    "export_hdf5",
+    "read_hdf5",
+    "import_hdf5",
+    "read_npy",
+    "import_npy",
+]
+
+logger = logging.getLogger(__name__)
+
+_AMPLITUDE_UNITS = {2: "1", 3: "GeV^-2", 4: "GeV^-4"}
+
+
+class InterchangeError(ValueError):
+    """A file to import or export is unusable; the message names the file, dataset and problem."""
+
+
+@dataclass(frozen=True)
+class ImportedData:
+    """Labelled points read from a file, validated against a process.
+
+    Attributes
+    ----------
+    momenta : numpy.ndarray
+        Shape ``(N, n_particles, 4)`` float64, (E, px, py, pz) in GeV.
+    amplitude : numpy.ndarray
+        Shape ``(N,)`` float64, finite and non-negative, in the units of the process (all NaN for vector labels).
+    process : str
+        Process name.
+    point_ids : numpy.ndarray or None
+        Shape ``(N,)`` object array of unique id strings, if the file has them.
+    provenance : dict
+        What the file says about its origin (HDF5 attribute ``provenance``), plus the source.
+    source : str
+        The file(s) read.
+    values : numpy.ndarray or None
+        Vector labels: shape ``(N, K)`` float64, finite (signed), columns named by ``outputs``; None for
+        scalar labels.
+    outputs : tuple of str or None
+        Names of the ``K`` components of vector labels; None for scalar labels.
+    """
+
+    momenta: np.ndarray
+    amplitude: np.ndarray
+    process: str
+    point_ids: np.ndarray | None
+    provenance: dict[str, Any] = field(default_factory=dict)
+    source: str = ""
+    values: np.ndarray | None = None
+    outputs: tuple[str, ...] | None = None
+
+    def __len__(self) -> int:
+        return int(self.amplitude.shape[0])
+
+    def digest(self) -> str:
+        """Short content hash of momenta and labels (16 hex digits), stable across files and formats."""
+        h = hashlib.blake2b(digest_size=8)
+        h.update(np.ascontiguousarray(self.momenta).tobytes())
+        if self.values is None:
+            h.update(np.ascontiguousarray(self.amplitude).tobytes())
+        else:
+            h.update(np.ascontiguousarray(self.values).tobytes())
+            h.update(json.dumps(list(self.outputs or ())).encode())
+        return h.hexdigest()
+
+
+# --------------------------------------------------------------------------------------------- validation
+
+
+def _check_momenta(raw: np.ndarray, process: Process, where: str) -> np.ndarray:
+    """Validate momenta ``(N, n, 4)`` or flattened ``(N, n*4)`` of ``process``; return ``(N, n, 4)`` float64."""
+    n = process.n_particles
+    if raw.dtype.kind not in "fiu":
+        raise InterchangeError(f"{where}: expected real numbers, got dtype {raw.dtype}")
+    if raw.ndim == 3 and raw.shape[1:] == (n, 4):
+        p = raw
+    elif raw.ndim == 2 and raw.shape[1] == n * 4:
+        p = raw.reshape(raw.shape[0], n, 4)
+    else:
+        raise InterchangeError(
+            f"{where}: shape {raw.shape} does not fit process {process.name} ({process.description}); "
+            f"expected (N, {n}, 4) or (N, {n * 4})"
+        )
+    p = np.ascontiguousarray(p, dtype=np.float64)
+    finite = np.isfinite(p).all(axis=(1, 2))
+    if not finite.all():
+        raise InterchangeError(
+            f"{where}: non-finite momenta at point {int(np.argmin(finite))} ({int((~finite).sum())} points)"
+        )
+    return p
+
+
+def _check_amplitude(raw: np.ndarray, n_points: int, where: str, momenta_where: str) -> np.ndarray:
+    """Validate amplitudes ``(N,)`` (or ``(N, 1)``): finite, non-negative, N matching the momenta."""
+    if raw.dtype.kind not in "fiu":
+        raise InterchangeError(f"{where}: expected real numbers, got dtype {raw.dtype}")
+    a = raw.reshape(-1) if raw.ndim == 2 and raw.shape[1] == 1 else raw
+    if a.ndim != 1:
+        raise InterchangeError(f"{where}: expected shape (N,), got {raw.shape}")
+    if a.shape[0] != n_points:
+        raise InterchangeError(f"{where}: {a.shape[0]} amplitudes but {n_points} points in {momenta_where}")
+    a = np.ascontiguousarray(a, dtype=np.float64)
+    bad = ~np.isfinite(a)
+    if bad.any():
+        raise InterchangeError(
+            f"{where}: non-finite amplitude at point {int(np.argmax(bad))} ({int(bad.sum())} points)"
+        )
+    if (a < 0).any():
+        k = int(np.argmax(a < 0))
+        raise InterchangeError(f"{where}: negative amplitude {a[k]:g} at point {k}")
+    return a
+
+
+def _check_values(raw: np.ndarray, n_points: int, outputs: Sequence[str], where: str, momenta_where: str) -> np.ndarray:
+    """Validate vector labels ``(N, K)`` (``(N,)`` when ``K == 1``): finite, N matching the momenta, K the outputs."""
+    k = len(outputs)
+    if raw.dtype.kind not in "fiu":
+        raise InterchangeError(f"{where}: expected real numbers, got dtype {raw.dtype}")
+    v = raw.reshape(-1, 1) if raw.ndim == 1 and k == 1 else raw
+    if v.ndim != 2 or v.shape[1] != k:
+        raise InterchangeError(f"{where}: expected shape (N, {k}) for the outputs {list(outputs)}, got {raw.shape}")
+    if v.shape[0] != n_points:
+        raise InterchangeError(f"{where}: {v.shape[0]} rows of values but {n_points} points in {momenta_where}")
+    v = np.ascontiguousarray(v, dtype=np.float64)
+    bad = ~np.isfinite(v).all(axis=1)
+    if bad.any():
+        raise InterchangeError(f"{where}: non-finite values at point {int(np.argmax(bad))} ({int(bad.sum())} points)")
+    return v
+
+
+def _parse_outputs(value: Any, where: str) -> tuple[str, ...]:
+    """Output names from an HDF5 attribute: a JSON list string or an array of strings."""
+    if isinstance(value, (str, bytes)) or (isinstance(value, np.ndarray) and value.shape == ()):
+        text = _attr_str(value)
+        try:
+            parsed = json.loads(text)
+        except ValueError:
+            raise InterchangeError(f"{where}: attribute 'outputs' is {text!r}, expected a JSON list of names") from None
+    else:
+        parsed = [_attr_str(v) for v in np.asarray(value).reshape(-1).tolist()]
+    if not isinstance(parsed, list) or not parsed or not all(isinstance(v, str) and v for v in parsed):
+        raise InterchangeError(f"{where}: attribute 'outputs' is {parsed!r}, expected a non-empty list of names")
+    return tuple(parsed)
+
+
+def _check_ids(raw: np.ndarray, n_points: int, where: str) -> np.ndarray:
+    if raw.ndim != 1 or raw.shape[0] != n_points:
+        raise InterchangeError(f"{where}: expected shape ({n_points},), got {raw.shape}")
+    ids = np.array([v.decode() if isinstance(v, bytes) else v for v in raw.tolist()], dtype=object)
+    for i, v in enumerate(ids):
+        if not isinstance(v, str) or not v:
+            raise InterchangeError(f"{where}: entry {i} is {v!r}, expected a non-empty string")
+    if len(set(ids.tolist())) != n_points:
+        uniq, counts = np.unique(ids.astype(str), return_counts=True)
+        raise InterchangeError(f"{where}: repeated point id {str(uniq[counts > 1][0])!r}")
+    return ids
+
+
+def _resolve_process(process: str | Process | None, from_file: str | None, where: str) -> Process:
+    if from_file is not None:
+        try:
+            file_proc = get_process(from_file)
+        except KeyError as exc:
+            raise InterchangeError(f"{where}: attribute 'process': {exc.args[0]}") from None
+        if process is not None:
+            wanted = get_process(process) if isinstance(process, str) else process
+            if wanted.name != file_proc.name:
+                raise InterchangeError(f"{where}: attribute 'process' is {file_proc.name!r}, expected {wanted.name!r}")
+        return file_proc
+    if process is None:
+        raise InterchangeError(f"{where}: no attribute 'process'; pass process= to say what the momenta are")
+    return get_process(process) if isinstance(process, str) else process
+
+
+# ------------------------------------------------------------------------------------------------- HDF5
+
+
+def _attr_str(value: Any) -> str:
+    if isinstance(value, bytes):
+        return value.decode()
+    if isinstance(value, np.ndarray) and value.shape == ():
+        return _attr_str(value.item())
+    return str(value)
+
+
+def read_hdf5(
+    path: str | os.PathLike[str],
+    process: str | Process | None = None,
+    *,
+    momenta_key: str = "momenta",
+    amplitude_key: str = "amplitude",
+    ids_key: str = "point_id",
+    values_key: str = "values",
+    outputs: Sequence[str] | None = None,
+) -> ImportedData:
+    """Read and validate labelled points from an HDF5 file.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        File with datasets ``/momenta`` ``(N, n, 4)`` (or ``(N, n*4)``) in GeV and ``/amplitude``
+        ``(N,)``, optional ``/point_id`` ``(N,)`` strings, and optional attributes ``process`` and
+        ``provenance`` (JSON string). Vector labels (as written by :func:`export_hdf5` for a vector store)
+        are a dataset ``/values`` ``(N, K)`` instead of ``/amplitude``, with the attribute ``outputs`` (JSON
+        list of the ``K`` names).
+    process : str or Process, optional
+        Expected process; required when the file has no ``process`` attribute.
+    momenta_key, amplitude_key, ids_key, values_key : str
+        Dataset names.
+    outputs : sequence of str, optional
+        Expected output names of vector labels (e.g. :attr:`ShardStore.outputs`): the file must then hold
+        ``/values`` (and, if it has the attribute ``outputs``, the same names). Without it, a file with
+        ``/amplitude`` is read as scalar labels and one with only ``/values`` as vector labels.
+
+    Returns
+    -------
+    ImportedData
+
+    Raises
+    ------
+    InterchangeError
+        Naming file, dataset and problem: unreadable file, missing dataset, wrong shape for the
+        process or outputs, N mismatch, non-finite or negative values, process or outputs mismatch, bad ids.
+    """
+    path = os.fspath(path)
+    try:
+        f = h5py.File(path, "r")
+    except (OSError, ValueError) as exc:
+        raise InterchangeError(f"{path}: not a readable HDF5 file ({exc})") from None
+    with f:
+        vector = outputs is not None or (amplitude_key not in f and values_key in f)
+        for key in (momenta_key, values_key if vector else amplitude_key):
+            if key not in f or not isinstance(f[key], h5py.Dataset):
+                raise InterchangeError(
+                    f"{path}: dataset '/{key}' missing (file has: {', '.join(sorted(f.keys())) or 'nothing'})"
+                    + (f"; vector labels with outputs {list(outputs)} need '/{values_key}'" if outputs else "")
+                )
+        attrs = dict(f.attrs)
+        proc = _resolve_process(process, _attr_str(attrs["process"]) if "process" in attrs else None, path)
+        momenta = _check_momenta(f[momenta_key][()], proc, f"{path}:/{momenta_key}")
+        values = names = None
+        if vector:
+            names = _parse_outputs(attrs["outputs"], path) if "outputs" in attrs else None
+            if outputs is not None and names is not None and tuple(outputs) != names:
+                raise InterchangeError(f"{path}: attribute 'outputs' is {list(names)}, expected {list(outputs)}")
+            if names is None:
+                if outputs is None:
+                    raise InterchangeError(
+                        f"{path}: no attribute 'outputs' naming the columns of '/{values_key}'; pass outputs="
+                    )
+                names = tuple(outputs)
+            values = _check_values(
+                f[values_key][()], momenta.shape[0], names, f"{path}:/{values_key}", f"/{momenta_key}"
+            )
+            amplitude = np.full(momenta.shape[0], np.nan)
+        else:
+            amplitude = _check_amplitude(
+                f[amplitude_key][()], momenta.shape[0], f"{path}:/{amplitude_key}", f"/{momenta_key}"
+            )
+        ids = None
+        if ids_key in f:
+            ids = _check_ids(f[ids_key][()], momenta.shape[0], f"{path}:/{ids_key}")
+        provenance: dict[str, Any] = {}
+        if "provenance" in attrs:
+            text = _attr_str(attrs["provenance"])
+            try:
+                parsed = json.loads(text)
+                provenance = parsed if isinstance(parsed, dict) else {"value": parsed}
+            except ValueError:
+                logger.warning("%s: attribute 'provenance' is not JSON; kept as text", path)
+                provenance = {"text": text}
+    return ImportedData(momenta, amplitude, proc.name, ids, provenance, os.path.abspath(path), values, names)
+
+
+def export_hdf5(
+    store: ShardStore,
+    path: str | os.PathLike[str],
+    *,
+    split: str | list[str] | None = None,
+    status: str | list[str] = "ok",
+    include_ids: bool = True,
+    compression: str | None = None,
+) -> int:
+    """Write points of a store to an HDF5 file (atomically: temporary file, fsync, rename).
+
+    Datasets: ``/momenta`` ``(N, n, 4)`` float64 [GeV], ``/amplitude`` ``(N,)`` float64 (NaN where a
+    point has no value), ``/point_id`` ``(N,)`` strings (with ``include_ids``) and ``/status``
+    ``(N,)`` strings when statuses other than ``ok`` are exported. Attributes: ``process``,
+    ``description``, ``n_particles``, ``momentum_units``, ``amplitude_units``, ``schema_version`` and
+    ``provenance`` (JSON: store, selection, export time and the provenance of every oracle involved).
+
+    A vector store (:attr:`ShardStore.outputs`) writes ``/values`` ``(N, K)`` float64 (NaN rows where a point
+    has no value) instead of ``/amplitude``, and the attribute ``outputs`` (JSON list of the ``K`` names)
+    instead of ``amplitude_units``.
+
+    Parameters
+    ----------
+    store : ShardStore
+        Source store (resolved view).
+    path : str or os.PathLike
+        Output file; replaced if it exists.
+    split : str or list of str, optional
+        Splits to export (default all).
+    status : str or list of str
+        Resolved statuses to export (default ``"ok"``: labelled training data).
+    include_ids : bool
+        Write ``/point_id``.
+    compression : str, optional
+        h5py compression filter for the datasets (e.g. ``"gzip"``).
+
+    Returns
+    -------
+    int
+        Number of points written.
+    """
+    path = os.fspath(path)
+    statuses = [status] if isinstance(status, str) else list(status)
+    for s in statuses:
+        if s not in STATUSES:
+            raise InterchangeError(f"{path}: unknown status {s!r}; allowed: {', '.join(STATUSES)}")
+    vector = store.outputs is not None
+    label = "values" if vector else "amplitude"
+    table = store.read(split, statuses, ["point_id", "momenta", label, "status", "oracle", "provenance"])
+    momenta = momenta_from_arrow(table["momenta"], store.process)
+    if vector:
+        labels = values_from_arrow(table["values"], len(store.outputs or ()))
+    else:
+        labels = table["amplitude"].to_numpy(zero_copy_only=False).astype(np.float64)
+    oracles: dict[str, Any] = {}
+    for name, prov in set(zip(table["oracle"].to_pylist(), table["provenance"].to_pylist(), strict=True)):
+        if name is not None:
+            oracles.setdefault(name, []).append(json.loads(prov) if prov else {})
+    proc = store.process
+    provenance = {
+        "store": store.path,
+        "store_created": store.manifest.get("created"),
+        "split": split,
+        "status": statuses,
+        "exported": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "oracles": oracles,
+    }
+    target = Path(path).absolute()
+    tmp = target.with_name(f".tmp-{target.name}.{secrets.token_hex(4)}")
+    try:
+        with h5py.File(tmp, "w") as f:
+            f.attrs["process"] = proc.name
+            f.attrs["description"] = proc.description
+            f.attrs["n_particles"] = proc.n_particles
+            f.attrs["momentum_units"] = "GeV"
+            if vector:
+                f.attrs["outputs"] = json.dumps(list(store.outputs or ()))
+            else:
+                f.attrs["amplitude_units"] = _AMPLITUDE_UNITS.get(proc.n_final, f"GeV^{4 - 2 * proc.n_final}")
+            f.attrs["schema_version"] = store.manifest["schema_version"]
+            f.attrs["provenance"] = json.dumps(provenance, sort_keys=True, default=str)
+            f.create_dataset("momenta", data=momenta, dtype=np.float64, compression=compression)
+            f.create_dataset(label, data=labels, dtype=np.float64, compression=compression)
+            if include_ids:
+                f.create_dataset(
+                    "point_id", data=table["point_id"].to_pylist(), dtype=h5py.string_dtype(), compression=compression
+                )
+            if statuses != ["ok"]:
+                f.create_dataset(
+                    "status", data=table["status"].to_pylist(), dtype=h5py.string_dtype(), compression=compression
+                )
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    logger.info("exported %d points of %s to %s", table.num_rows, store.path, target)
+    return table.num_rows
+
+
+# -------------------------------------------------------------------------------------------------- .npy
+
+
+def _load_npy(path: str) -> np.ndarray:
+    try:
+        return np.load(path, allow_pickle=False, mmap_mode=None)
+    except (OSError, ValueError, EOFError) as exc:
+        raise InterchangeError(f"{path}: not a readable .npy file ({exc})") from None
+
+
+def read_npy(
+    momenta_path: str | os.PathLike[str],
+    amplitude_path: str | os.PathLike[str],
+    process: str | Process,
+    *,
+    outputs: Sequence[str] | None = None,
+) -> ImportedData:
+    """Read and validate a momenta/amplitude pair of ``.npy`` files (as written by earlier amplitude-network code).
+
+    Parameters
+    ----------
+    momenta_path : str or os.PathLike
+        Array ``(N, n, 4)`` or flattened ``(N, n*4)``, (E, px, py, pz) in GeV, incoming particles first.
+    amplitude_path : str or os.PathLike
+        Array ``(N,)`` (or ``(N, 1)``) of squared matrix elements in the units of the process; with ``outputs``,
+        array ``(N, K)`` of vector labels (finite, signed), columns in the order of ``outputs``.
+    process : str or Process
+        The process of the points.
+    outputs : sequence of str, optional
+        Names of the ``K`` components of vector labels (e.g. :attr:`ShardStore.outputs`); None for amplitudes.
+
+    Raises
+    ------
+    InterchangeError
+        Naming the file and problem (unreadable, wrong shape, N mismatch, non-finite or negative values).
+    """
+    mp, ap = os.fspath(momenta_path), os.fspath(amplitude_path)
+    proc = get_process(process) if isinstance(process, str) else process
+    momenta = _check_momenta(_load_npy(mp), proc, mp)
+    values = names = None
+    if outputs is None:
+        amplitude = _check_amplitude(_load_npy(ap), momenta.shape[0], ap, mp)
+        provenance = {"format": "npy", "momenta_file": os.path.abspath(mp), "amplitude_file": os.path.abspath(ap)}
+    else:
+        names = tuple(outputs)
+        if not names:
+            raise InterchangeError(f"{ap}: outputs must name at least one component of the values")
+        values = _check_values(_load_npy(ap), momenta.shape[0], names, ap, mp)
+        amplitude = np.full(momenta.shape[0], np.nan)
+        provenance = {
+            "format": "npy",
+            "momenta_file": os.path.abspath(mp),
+            "values_file": os.path.abspath(ap),
+            "outputs": list(names),
+        }
+    return ImportedData(
+        momenta,
+        amplitude,
+        proc.name,
+        None,
+        provenance,
+        f"{os.path.abspath(mp)}, {os.path.abspath(ap)}",
+        values,
+        names,
+    )
+
+
+# ------------------------------------------------------------------------------------------------ import
+
+
+def _import(
+    store: ShardStore,
+    data: ImportedData,
+    file_name: str,
+    *,
+    split: str,
+    round: int,
+    batch: int,
+    id_prefix: str | None,
+    skip_existing: bool,
+) -> int:
+    if data.process != store.process.name:
+        raise InterchangeError(f"{data.source}: process {data.process!r} but store has {store.process.name!r}")
+    if data.outputs != store.outputs:
+
+        def kind(outputs: tuple[str, ...] | None) -> str:
+            return "scalar amplitudes" if outputs is None else f"vector labels with outputs {list(outputs)}"
+
+        raise InterchangeError(
+            f"{data.source}: file has {kind(data.outputs)} but {store.path} holds {kind(store.outputs)}"
+        )
+    ids = data.point_ids
+    if ids is None:
+        stem = re.sub(r"[^A-Za-z0-9_.\-]+", "_", Path(file_name).stem) or "file"
+        prefix = id_prefix or f"import-{stem}-{data.digest()}"
+        ids = make_point_ids(prefix, round, batch, len(data))
+    momenta = data.momenta
+    labels = data.amplitude if data.values is None else data.values
+    already = store.labelled_ids(include_failed=False)
+    present = np.array([v in already for v in ids.tolist()], dtype=bool)
+    if present.any():
+        if not skip_existing:
+            raise InterchangeError(
+                f"{data.source}: {int(present.sum())} of {len(ids)} points already have a label in {store.path} "
+                f"(e.g. {ids[np.argmax(present)]!r}); imported before? pass skip_existing=True to add only new ones"
+            )
+        logger.info("%s: skipping %d points already labelled in the store", data.source, int(present.sum()))
+        ids, momenta, labels = ids[~present], momenta[~present], labels[~present]
+    if ids.shape[0] == 0:
+        return 0
+    provenance = {
+        "source": data.source,
+        "content_digest": data.digest(),
+        "imported": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "file_provenance": data.provenance,
+    }
+    try:
+        store.append_labels(
+            ids,
+            momenta,
+            labels,
+            oracle=f"import:{file_name}",
+            provenance=provenance,
+            split=split,
+            round=round,
+            batch=batch,
+            on_duplicate="raise",
+        )
+    except StoreInputError as exc:
+        raise InterchangeError(f"{data.source}: cannot import into {store.path}: {exc}") from exc
+    logger.info("imported %d points from %s into %s", ids.shape[0], data.source, store.path)
+    return int(ids.shape[0])
+
+
+def import_hdf5(
+    store: ShardStore,
+    path: str | os.PathLike[str],
+    *,
+    split: str = "train",
+    round: int = 0,
+    batch: int = 0,
+    id_prefix: str | None = None,
+    skip_existing: bool = False,
+    momenta_key: str = "momenta",
+    amplitude_key: str = "amplitude",
+    ids_key: str = "point_id",
+    values_key: str = "values",
+) -> int:
+    """Import labelled points from an HDF5 file into ``store`` (oracle name ``"import:<file name>"``).
+
+    A vector store takes the file's ``/values`` (its ``outputs`` attribute, if present, must name the store's
+    outputs); a scalar store takes ``/amplitude``.
+
+    Point ids come from ``/point_id`` if present, otherwise they are derived deterministically from
+    the file name and a hash of its content (``import-<stem>-<digest>/r<round>/b<batch>/<index>``),
+    so that importing the same data twice is detected.
+
+    Parameters
+    ----------
+    store : ShardStore
+        Target store; its process must match the file's ``process`` attribute (if any).
+    path : str or os.PathLike
+        HDF5 file (see :func:`read_hdf5`).
+    split : str
+        Split of the imported points.
+    round, batch : int
+        Recorded round and batch (also used in derived ids).
+    id_prefix : str, optional
+        Prefix for derived ids instead of the file-based one.
+    skip_existing : bool
+        Skip points whose id already has an ok label instead of raising.
+
+    Returns
+    -------
+    int
+        Number of points imported.
+    """
+    data = read_hdf5(
+        path,
+        store.process,
+        momenta_key=momenta_key,
+        amplitude_key=amplitude_key,
+        ids_key=ids_key,
+        values_key=values_key,
+        outputs=store.outputs,
+    )
+    return _import(
+        store,
+        data,
+        Path(path).name,
+        split=split,
+        round=round,
+        batch=batch,
+        id_prefix=id_prefix,
+        skip_existing=skip_existing,
+    )
+
+
+def import_npy(
+    store: ShardStore,
+    momenta_path: str | os.PathLike[str],
+    amplitude_path: str | os.PathLike[str],
+    *,
+    split: str = "train",
+    round: int = 0,
+    batch: int = 0,
+    id_prefix: str | None = None,
+    skip_existing: bool = False,
+) -> int:
+    """Import a momenta/amplitude ``.npy`` pair (see :func:`read_npy`) into ``store`` as labelled points.
+
+    The oracle name is ``"import:<momenta file name>"``; ids are derived as in :func:`import_hdf5`. For a vector
+    store the second file holds the values ``(N, K)``, columns in the order of :attr:`ShardStore.outputs`.
+
+    Returns
+    -------
+    int
+        Number of points imported.
+    """
+    data = read_npy(momenta_path, amplitude_path, store.process, outputs=store.outputs)
+    return _import(
+        store,
+        data,
+        Path(momenta_path).name,
+        split=split,
+        round=round,
+        batch=batch,
+        id_prefix=id_prefix,
+        skip_existing=skip_existing,
+    )

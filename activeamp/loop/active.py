@@ -1,0 +1,629 @@
+"""The active-learning loop: sample candidates, score them by σ_tot, label the least certain, retrain, evaluate.
+
+Data flow of one round::
+
+    phase-space sampler → candidate pool → surrogate scores σ_tot → oracle pool (Ray actors)
+        → shard store (Arrow) → trainer (Ray actor) → surrogate → metrics, plots, report
+
+Everything a round decides is committed before it acts on it: the selected points are appended to
+the store before they are sent to the oracles, labels are committed batch by batch, the surrogate
+checkpoint is written before ``state.json`` says the round is complete. A run killed at any moment
+continues with :meth:`ActiveLearner.resume` without losing or repeating a labelled point.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import math
+import os
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import ray
+import yaml
+from tqdm.auto import tqdm
+
+from activeamp.atomic import write_atomic
+from activeamp.config import ConfigError, from_dict, load_config, to_dict
+from activeamp.data.dataset import OracleConfig, PhaseSpaceConfig, sample_into_store, work_item_rng
+from activeamp.data.store import ShardStore, make_point_ids
+from activeamp.loop.acquisition import AcquisitionConfig, score, select, standardise
+from activeamp.loop.cluster import connect
+from activeamp.loop.pool import OraclePool, PoolConfig, PoolReport
+from activeamp.loop.trainer import TrainerConfig, TrainOutcome, trainer_actor
+from activeamp.surrogate.boosting import BoostingSchedule
+from activeamp.surrogate.metrics import (
+    Metrics,
+    VectorMetrics,
+    evaluate_prediction,
+    evaluate_vector_prediction,
+    write_metrics_json,
+)
+from activeamp.surrogate.prediction import Prediction
+from activeamp.surrogate.surrogate import SurrogateConfig
+
+__all__ = ["ActiveConfig", "ActiveLearner", "Budget", "RoundStatus"]
+
+logger = logging.getLogger(__name__)
+
+#: Batch numbers of round 0 (initial data) and of each later round.
+_INITIAL_BATCHES = {"train": 0, "validation": 1, "test": 2}
+_PROGRESS_EVERY_S = 10.0  # seconds between the training progress lines of a round
+_CANDIDATE_BATCH, _SELECTED_BATCH, _SELECTION_RNG = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class Budget:
+    """When the loop stops (whichever comes first; 0 disables a limit).
+
+    Attributes
+    ----------
+    max_rounds : int
+        Active rounds after the initial training (round 0).
+    max_oracle_calls : int
+        Points labelled for training and validation (the frozen test set is a fixed cost, reported apart).
+    max_wall_seconds : float
+        Wall time of the run, summed over resumes.
+    target_precision : float
+        Stop once the test set's 68% half-width of Δ = A_NN/A_true − 1 is at or below this.
+    """
+
+    max_rounds: int = 3
+    max_oracle_calls: int = 0
+    max_wall_seconds: float = 0.0
+    target_precision: float = 0.0
+
+    def __post_init__(self) -> None:
+        for name in ("max_rounds", "max_oracle_calls", "max_wall_seconds", "target_precision"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"budget.{name}: must be >= 0, got {getattr(self, name)}")
+
+
+def _default_surrogate() -> SurrogateConfig:
+    """The precise default surrogate (:class:`SurrogateConfig`), round 0 trained for 20 000 optimiser steps."""
+    return SurrogateConfig(max_steps=20_000, n_weight_samples=30)
+
+
+def _default_trainer() -> TrainerConfig:
+    """A trainer with 2 CPUs (threads); warm-start rounds of 10 000 steps, each a new warm-up + cosine stage."""
+    return TrainerConfig(num_cpus=2.0, round_epochs=100_000, round_steps=10_000)
+
+
+def _default_acquisition() -> AcquisitionConfig:
+    return AcquisitionConfig(n_candidates=50_000, batch_size=4000)
+
+
+@dataclass(frozen=True)
+class ActiveConfig:
+    """Everything an active-learning run needs; load with :meth:`from_yaml` / :meth:`from_dict`.
+
+    Attributes
+    ----------
+    seed : int
+        Run seed: candidates, selections and point ids of (round, batch) derive from it, never from
+        the number of workers.
+    n_initial, n_validation, n_test : int
+        Points of round 0: initial training set, validation set (convergence monitor), frozen test set.
+    address : str, optional
+        Ray cluster address; default ``RAY_ADDRESS`` or a local instance started for the run.
+    plots : bool
+        Write the plots of the final report.
+    """
+
+    seed: int = 1234
+    phasespace: PhaseSpaceConfig = field(default_factory=PhaseSpaceConfig)
+    oracle: OracleConfig = field(default_factory=OracleConfig)
+    n_initial: int = 8000
+    n_validation: int = 2000
+    n_test: int = 10000
+    pool: PoolConfig = field(default_factory=PoolConfig)
+    surrogate: SurrogateConfig = field(default_factory=_default_surrogate)
+    boosting: BoostingSchedule | None = None
+    trainer: TrainerConfig = field(default_factory=_default_trainer)
+    acquisition: AcquisitionConfig = field(default_factory=_default_acquisition)
+    budget: Budget = field(default_factory=Budget)
+    address: str | None = None
+    plots: bool = True
+
+    def __post_init__(self) -> None:
+        if self.n_initial < 10:
+            raise ConfigError(f"n_initial: must be >= 10, got {self.n_initial}")
+        if self.n_test < 10:
+            raise ConfigError(f"n_test: must be >= 10 (the frozen test set), got {self.n_test}")
+        if self.n_validation < 0 or self.seed < 0:
+            raise ConfigError("n_validation and seed must be >= 0")
+        if self.phasespace.is_vv and self.acquisition.sampler != "uniform":
+            raise ConfigError(
+                f"acquisition.sampler: {self.phasespace.process} candidates come from the VV map; use 'uniform'"
+            )
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], *, where: str = "") -> ActiveConfig:
+        """Validated config from a mapping (e.g. parsed YAML with overrides applied)."""
+        return from_dict(cls, data, where=where)
+
+    @classmethod
+    def from_yaml(cls, path: str | Path, overrides: list[str] | None = None) -> ActiveConfig:
+        """Config from a YAML file with optional ``KEY=VALUE`` overrides."""
+        return load_config(cls, path, overrides or [])
+
+
+def _top1(metrics: Metrics | VectorMetrics) -> tuple[float, float]:
+    """Top-1 % half-width and 68 % quantile of |Δ| (vector metrics: the worst output of each)."""
+    if isinstance(metrics, Metrics):
+        return metrics.delta_top1.half_width_68, metrics.delta_top1.abs_68
+    per_output = metrics.per_output.values()
+    return max(m.delta_top1.half_width_68 for m in per_output), max(m.delta_top1.abs_68 for m in per_output)
+
+
+@dataclass(frozen=True)
+class RoundStatus:
+    """What a round achieved, passed to the per-round callback.
+
+    Attributes
+    ----------
+    round : int
+        0 for the initial training, then 1, 2, ...
+    oracle_calls : int
+        Training and validation points labelled so far (test set excluded).
+    n_train : int
+        Usable (ok) training points.
+    precision : float
+        Test-set 68% half-width of Δ (vector oracles: of the floored relative deviation, worst output).
+    precision_top1 : float
+        The same for the top 1% of test points by amplitude (vector oracles: by |output|, worst output).
+    accuracy_top1 : float
+        68% quantile of |Δ| for the top 1% (counts a bias, which the half-width does not).
+    metrics : Metrics or VectorMetrics
+        All test-set metrics (per output for a vector-valued oracle).
+    wall_seconds : float
+        Run wall time so far (summed over resumes).
+    train : TrainOutcome
+        The round's training.
+    pool : PoolReport or None
+        The round's labelling (None if nothing was labelled).
+    """
+
+    round: int
+    oracle_calls: int
+    n_train: int
+    precision: float
+    precision_top1: float
+    accuracy_top1: float
+    metrics: Metrics | VectorMetrics
+    wall_seconds: float
+    train: TrainOutcome
+    pool: PoolReport | None
+
+    @property
+    def median_top1(self) -> float:
+        """Median Δ of the top 1 % (its bias; vector oracles: of the output with the largest |Δ| quantile)."""
+        if isinstance(self.metrics, Metrics):
+            return self.metrics.delta_top1.median
+        worst = max(self.metrics.per_output.values(), key=lambda m: m.delta_top1.abs_68)
+        return worst.delta_top1.median
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serialisable summary (metrics in full)."""
+        return {
+            "round": self.round,
+            "oracle_calls": self.oracle_calls,
+            "n_train": self.n_train,
+            "precision": self.precision,
+            "precision_top1": self.precision_top1,
+            "accuracy_top1": self.accuracy_top1,
+            "median_top1": self.median_top1,
+            "wall_seconds": self.wall_seconds,
+            "train": {k: v for k, v in self.train.__dict__.items() if k != "boosting"},
+            "pool": None
+            if self.pool is None
+            else {**self.pool.__dict__, "points_per_second": self.pool.points_per_second},
+            "metrics": self.metrics.to_dict(),
+        }
+
+
+class ActiveLearner:
+    """An active-learning run in a run folder, on the connected (or a new local) Ray cluster.
+
+    Parameters
+    ----------
+    config : ActiveConfig
+        The run's configuration (written to ``run_dir/config.yaml``).
+    run_dir : path-like
+        Run folder: ``store/`` (Arrow shards), ``checkpoints/``, ``metrics/round-XXXX.json``,
+        ``rounds.jsonl``, ``state.json``, ``plots/``, ``summary.txt``.
+    callback : callable, optional
+        Called with a :class:`RoundStatus` after every round.
+    progress : bool
+        Progress bars for labelling and training.
+
+    Examples
+    --------
+    >>> learner = ActiveLearner(ActiveConfig(), "runs/demo", callback=lambda s: print(s.round, s.precision))
+    >>> statuses = learner.run()                                                # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        config: ActiveConfig,
+        run_dir: str | Path,
+        *,
+        callback: Callable[[RoundStatus], None] | None = None,
+        progress: bool = True,
+    ) -> None:
+        self.config = config
+        self.run_dir = Path(run_dir)
+        self.callback = callback
+        self.progress = progress
+        self.statuses: list[RoundStatus] = []
+        self.state: dict[str, Any] = {"completed_round": -1, "wall_seconds": 0.0}
+        self._pool: OraclePool | None = None
+        self._trainer: Any = None
+        self._started_ray = False
+
+    # ------------------------------------------------------------------------------------------ set-up
+
+    @classmethod
+    def resume(
+        cls,
+        run_dir: str | Path,
+        *,
+        callback: Callable[[RoundStatus], None] | None = None,
+        progress: bool = True,
+        overrides: list[str] | None = None,
+    ) -> ActiveLearner:
+        """Continue the run in ``run_dir`` from its store, last checkpoint and ``state.json``.
+
+        ``overrides`` may change the budget (e.g. ``budget.max_rounds=10``) to extend a finished run.
+        """
+        run_dir = Path(run_dir)
+        config_path = run_dir / "config.yaml"
+        if not config_path.exists():
+            raise FileNotFoundError(f"{run_dir}: not a run folder (config.yaml missing)")
+        config = ActiveConfig.from_yaml(config_path, overrides)
+        learner = cls(config, run_dir, callback=callback, progress=progress)
+        state_path = run_dir / "state.json"
+        if state_path.exists():
+            learner.state = json.loads(state_path.read_text())
+        return learner
+
+    def _prepare_folder(self) -> None:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        text = yaml.safe_dump(to_dict(self.config), sort_keys=False).encode()
+        write_atomic(self.run_dir / "config.yaml", text)
+
+    def _start(self) -> ShardStore:
+        self._prepare_folder()
+        # A local instance gets enough logical CPUs for all actors: oracles and trainer take turns.
+        cfg = self.config
+        needed = cfg.pool.n_actors * cfg.pool.num_cpus + cfg.trainer.num_cpus
+        self._started_ray = connect(cfg.address, num_cpus=max(os.cpu_count() or 1, int(np.ceil(needed))))
+        self._pool = OraclePool(self.config.oracle, self.config.phasespace.process, self.config.pool)
+        outputs = self._pool.outputs
+        if outputs is not None and cfg.surrogate.target_transform != "signed":
+            raise ConfigError(
+                f"surrogate.target_transform: oracle {cfg.oracle.name!r} returns {len(outputs)} signed outputs "
+                f"({', '.join(outputs[:3])}{', ...' if len(outputs) > 3 else ''}); "
+                "set surrogate.target_transform=signed"
+            )
+        store = ShardStore.create(
+            self.run_dir / "store",
+            cfg.phasespace.process,
+            outputs=outputs,
+            exist_ok=True,
+            metadata={"run": to_dict(cfg)},
+        )
+        surrogate = self.config.surrogate.with_process(self.config.phasespace.process)
+        self._trainer = trainer_actor(surrogate, self.config.boosting, self.config.trainer)
+        completed = int(self.state["completed_round"])
+        if completed >= 0:
+            blob = (self.run_dir / self.state["checkpoint"]).read_bytes()
+            multiplicity = json.loads((self.run_dir / self.state["multiplicity"]).read_text())
+            ray.get(self._trainer.load.remote(blob, multiplicity))
+            logger.info("resumed after round %d from %s", completed, self.state["checkpoint"])
+        return store
+
+    def close(self) -> None:
+        """Stop the actors (and the local Ray instance if this run started it)."""
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
+        if self._trainer is not None:
+            ray.kill(self._trainer)
+            self._trainer = None
+        if self._started_ray:
+            ray.shutdown()
+            self._started_ray = False
+
+    # ----------------------------------------------------------------------------------------- the loop
+
+    def run(self) -> list[RoundStatus]:
+        """Run (or continue) the loop until the budget is used; write the final report."""
+        start = time.perf_counter()
+        base_wall = float(self.state.get("wall_seconds", 0.0))
+        try:
+            store = self._start()
+            sampler = self.config.phasespace.build_sampler(None, None)
+            x_test, a_test = self._initial_data(store, sampler)
+            round_ = int(self.state["completed_round"]) + 1
+            while True:
+                wall = base_wall + time.perf_counter() - start
+                if round_ > 0 and self._should_stop(round_, store, wall):
+                    break
+                pool_report = self._label_round(store, round_, sampler)
+                status = self._train_and_evaluate(store, round_, x_test, a_test, pool_report, wall, start, base_wall)
+                self.statuses.append(status)
+                if self.callback is not None:
+                    self.callback(status)
+                round_ += 1
+            self._final_report(store, x_test, a_test)
+        finally:
+            self.close()
+        return self.statuses
+
+    def _initial_data(self, store: ShardStore, sampler: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Round 0 data: initial training, validation and frozen test points (idempotent)."""
+        cfg = self.config
+        for split, n in (("train", cfg.n_initial), ("validation", cfg.n_validation), ("test", cfg.n_test)):
+            if n:
+                sample_into_store(store, sampler, n, seed=cfg.seed, split=split, round=0, batch=_INITIAL_BATCHES[split])
+        assert self._pool is not None
+        self._pool.label(store, split="test", progress=self.progress)
+        test = store.arrays("test")
+        if len(test) == 0:
+            raise RuntimeError(f"{store.path}: no usable test point (all failed); check the oracle")
+        return test.momenta, test.targets
+
+    def _oracle_calls(self, store: ShardStore) -> int:
+        summary = store.summary()
+        return sum(summary.count(split, status) for split in ("train", "validation") for status in ("ok", "failed"))
+
+    def _should_stop(self, round_: int, store: ShardStore, wall: float) -> bool:
+        budget = self.config.budget
+        last = self.state.get("last_precision")
+        reasons = []
+        if budget.max_rounds and round_ > budget.max_rounds:
+            reasons.append(f"{budget.max_rounds} rounds done")
+        if budget.max_oracle_calls and self._oracle_calls(store) >= budget.max_oracle_calls:
+            reasons.append(f"oracle-call budget {budget.max_oracle_calls} used")
+        if budget.max_wall_seconds and wall >= budget.max_wall_seconds:
+            reasons.append(f"wall-time budget {budget.max_wall_seconds:g} s used")
+        if budget.target_precision and last is not None and last <= budget.target_precision:
+            reasons.append(f"target precision {budget.target_precision:g} reached ({last:.4g})")
+        if reasons and not self._round_selected(store, round_):
+            logger.info("stopping before round %d: %s", round_, "; ".join(reasons))
+            return True
+        return False
+
+    @staticmethod
+    def _round_selected(store: ShardStore, round_: int) -> bool:
+        table = store.read(split="train", columns=["round"], on_duplicate="ignore")
+        return bool(table.num_rows) and bool((table["round"].to_numpy() == round_).any())
+
+    def _label_round(self, store: ShardStore, round_: int, sampler: Any) -> PoolReport | None:
+        """Select the round's points (unless already committed) and label everything unlabelled."""
+        if round_ > 0 and not self._round_selected(store, round_):
+            self._select(store, round_, sampler)
+        assert self._pool is not None
+        todo = store.unlabelled(["train", "validation"])
+        if len(todo) == 0:
+            return None
+        return self._pool.label(store, todo, progress=self.progress)
+
+    def _batch_size(self, store: ShardStore) -> int:
+        k = self.config.acquisition.batch_size
+        cap = self.config.budget.max_oracle_calls
+        return k if not cap else max(0, min(k, cap - self._oracle_calls(store)))
+
+    def _candidates(self, round_: int, sampler: Any) -> np.ndarray:
+        acq = self.config.acquisition
+        rng = work_item_rng(self.config.seed, round_, _CANDIDATE_BATCH)
+        if acq.sampler == "vegas":
+            ps = self.config.phasespace
+
+            def sigma_tot(momenta: np.ndarray) -> np.ndarray:
+                return ray.get(self._trainer.predict.remote(momenta, acq.n_weight_samples)).sigma_tot
+
+            sampler = dataclasses.replace(ps, sampler="vegas").build_sampler(sigma_tot, rng)
+        return sampler.sample(acq.n_candidates, rng, only_accepted=True).momenta
+
+    def _select(self, store: ShardStore, round_: int, sampler: Any) -> None:
+        acq = self.config.acquisition
+        k = self._batch_size(store)
+        if k == 0:
+            return
+        candidates = self._candidates(round_, sampler)
+        prediction: Prediction = ray.get(self._trainer.predict.remote(candidates, acq.n_weight_samples))
+        scores = score(prediction, acq.score, acq.mix, acq.reduce)
+        rng = work_item_rng(self.config.seed, round_, _SELECTION_RNG)
+        features = standardise(candidates[:, 2:].reshape(len(candidates), -1)) if acq.strategy == "greedy" else None
+        picked = select(
+            scores,
+            k,
+            rng,
+            strategy=acq.strategy,
+            features=features,
+            min_distance=acq.min_distance,
+            power=acq.power,
+            explore=acq.explore,
+        )
+        ids = make_point_ids(self.config.seed, round_, _SELECTED_BATCH, k)
+        store.append_points(ids, candidates[picked], split="train", round=round_, batch=_SELECTED_BATCH)
+        logger.info(
+            "round %d: picked %d of %d candidates (%s, %s, %.0f%% uniform); mean score %.3g vs %.3g over the pool",
+            round_,
+            k,
+            len(candidates),
+            acq.score,
+            acq.strategy,
+            100 * (1.0 if acq.strategy == "random" else acq.explore),
+            float(scores[picked].mean()),
+            float(scores.mean()),
+        )
+
+    def _train_and_evaluate(
+        self,
+        store: ShardStore,
+        round_: int,
+        x_test: np.ndarray,
+        a_test: np.ndarray,
+        pool_report: PoolReport | None,
+        wall: float,
+        start: float,
+        base_wall: float,
+    ) -> RoundStatus:
+        train = store.arrays("train")
+        val = store.arrays("validation")
+        has_val = len(val) > 0
+        outcome: TrainOutcome = self._await_training(
+            self._trainer.train.remote(
+                train.ids,
+                train.momenta,
+                train.targets,
+                val.momenta if has_val else None,
+                val.targets if has_val else None,
+            )
+        )
+        prediction = ray.get(self._trainer.predict.remote(x_test))
+        metrics = self._evaluate(store, prediction, a_test)
+        top1_width, top1_accuracy = _top1(metrics)
+        oracle_calls = self._oracle_calls(store)
+        wall = base_wall + time.perf_counter() - start
+        status = RoundStatus(
+            round=round_,
+            oracle_calls=oracle_calls,
+            n_train=len(train),
+            precision=metrics.precision,
+            precision_top1=top1_width,
+            accuracy_top1=top1_accuracy,
+            metrics=metrics,
+            wall_seconds=wall,
+            train=outcome,
+            pool=pool_report,
+        )
+        self._commit_round(status)
+        logger.info(
+            "round %d: %d oracle calls, %d training points, test %s 68%% half-width %.4g "
+            "(top 1%%: 68%% quantile of |Δ| %.4g, median %+.2g), %.1f s of training, %.1f s so far",
+            round_,
+            oracle_calls,
+            len(train),
+            "Δ" if store.outputs is None else f"residual (worst of {len(store.outputs)} outputs)",
+            status.precision,
+            status.accuracy_top1,
+            status.median_top1,
+            outcome.seconds,
+            wall,
+        )
+        return status
+
+    def _await_training(self, ref: ray.ObjectRef) -> TrainOutcome:
+        """Wait for a training call, showing the trainer's progress line every ``_PROGRESS_EVERY_S`` seconds."""
+        shown = None
+        while True:
+            ready, _ = ray.wait([ref], timeout=_PROGRESS_EVERY_S)
+            if ready:
+                return ray.get(ref)
+            line = ray.get(self._trainer.progress.remote())
+            if line is None or line == shown:  # nothing yet, or the stage is over (σ_model fit, boosting)
+                continue
+            shown = line
+            if self.progress:
+                tqdm.write(f"training: {line}")
+            else:
+                logger.info("training: %s", line)
+
+    @staticmethod
+    def _evaluate(store: ShardStore, prediction: Prediction, truth: np.ndarray) -> Metrics | VectorMetrics:
+        """Test-set metrics: Δ of |M|², or per-output floored relative deviations for a vector store."""
+        if store.outputs is None:
+            return evaluate_prediction(prediction, truth)
+        return evaluate_vector_prediction(prediction, truth, store.outputs)
+
+    def _commit_round(self, status: RoundStatus) -> None:
+        """Checkpoint, metrics, then ``state.json`` (the commit point of the round)."""
+        r = status.round
+        blob, multiplicity = ray.get(self._trainer.checkpoint.remote())
+        checkpoint = Path("checkpoints") / f"round-{r:04d}.pt"
+        mult_path = Path("checkpoints") / f"round-{r:04d}-multiplicity.json"
+        write_atomic(self.run_dir / checkpoint, blob)
+        write_atomic(self.run_dir / mult_path, json.dumps(multiplicity).encode())
+        write_metrics_json(
+            self.run_dir / "metrics" / f"round-{r:04d}.json",
+            {"test": status.metrics},
+            extra={"round": r, "oracle_calls": status.oracle_calls, "n_train": status.n_train},
+        )
+        with open(self.run_dir / "rounds.jsonl", "a") as fh:
+            fh.write(json.dumps(status.to_dict(), default=float) + "\n")
+        point = [status.oracle_calls, status.precision, status.precision_top1, status.accuracy_top1, status.median_top1]
+        curve = list(self.state.get("curve", [])) + [point]
+        self.state = {
+            "completed_round": r,
+            "checkpoint": str(checkpoint),
+            "multiplicity": str(mult_path),
+            "oracle_calls": status.oracle_calls,
+            "last_precision": status.precision,
+            "wall_seconds": status.wall_seconds,
+            "curve": curve,
+        }
+        write_atomic(self.run_dir / "state.json", json.dumps(self.state, indent=2).encode())
+        # the model of the latest round, where users look for it
+        write_atomic(self.run_dir / "model.pt", blob)
+
+    # --------------------------------------------------------------------------------------- reporting
+
+    def _final_report(self, store: ShardStore, x_test: np.ndarray, a_test: np.ndarray) -> None:
+        from activeamp.report.plots import observables_for, write_report, write_vector_report
+
+        # rounds committed before the median was recorded have 4 entries
+        curve = [list(point) + [math.nan] * (5 - len(point)) for point in self.state.get("curve", [])]
+        lines = [
+            f"activeamp run in {self.run_dir}",
+            f"process {store.process.description}, oracle {self.config.oracle.name}, seed {self.config.seed}",
+            "test set: Δ = A_NN/A_true − 1 of all points, and of the 1 % largest amplitudes (|Δ| quantile and median)",
+            f"{'round':>5} {'oracle calls':>12} {'Δ 68% half-width':>17} {'top-1% |Δ| 68%':>15} "
+            f"{'top-1% median Δ':>16}",
+        ]
+        lines += [f"{i:>5} {c:>12} {p:>17.4g} {u:>15.4g} {m:>+16.2g}" for i, (c, p, _, u, m) in enumerate(curve)]
+        if store.outputs is not None:
+            lines.append(
+                f"outputs {', '.join(store.outputs)}: Δ is the floored relative deviation (⟨A⟩_k − A_k)/(|A_k| + m_k), "
+                "each figure the worst output's (per-output figures in metrics/)"
+            )
+        lines.append(f"wall time {self.state.get('wall_seconds', 0.0):.1f} s; model: model.pt; store: store/")
+        text = "\n".join(lines) + "\n"
+        write_atomic(self.run_dir / "summary.txt", text.encode())
+        logger.info("summary:\n%s", text)
+        if not self.config.plots or not curve:
+            return
+        prediction = ray.get(self._trainer.predict_with_samples.remote(x_test))
+        history = ray.get(self._trainer.history.remote())
+        curves = {
+            "all test points: 68% half-width of Δ": [(c, p) for c, p, _, _, _ in curve],
+            "top 1% by amplitude: 68% quantile of |Δ|": [(c, u) for c, _, _, u, _ in curve],
+        }
+        if store.outputs is not None:
+            write_vector_report(
+                self.run_dir / "plots",
+                prediction,
+                a_test,
+                store.outputs,
+                observables_for(x_test, store.process),
+                history,
+                precision_curves=curves,
+            )
+            return
+        write_report(
+            self.run_dir / "plots",
+            prediction,
+            a_test,
+            observables_for(x_test, store.process),
+            history,
+            precision_curves=curves,
+        )

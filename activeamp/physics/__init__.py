@@ -1,0 +1,1 @@
+"""Physics: processes, kinematics, cuts, phase space and exchange symmetry (pure numpy)."""

@@ -1,0 +1,1 @@
+"""Report: figures with units (Δ and pull distributions, kinematics with bands, learning curves)."""

@@ -1,0 +1,1 @@
+"""Surrogate: preprocessing, networks, training stages, prediction and metrics (pure torch/numpy)."""
