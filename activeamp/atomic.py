@@ -12,6 +12,19 @@ from typing import IO
 __all__ = ["atomic_open", "write_atomic"]
 
 
+def _umask() -> int:
+    """The process's umask, read without changing it where Linux shows it (setting it races with threads)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 @contextmanager
 def atomic_open(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO]:
     """Open a temporary file next to ``path`` for writing; it replaces ``path`` only if the block succeeds.
@@ -23,12 +36,16 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO]:
     ----------
     path : path-like
         Final location (its folder is created).
-    mode : {"wb", "w"}
-        Binary or text (UTF-8).
+    mode : {"wb", "w", "w+b"}
+        Binary or text (UTF-8); ``"w+b"`` for writers that read back what they wrote (h5py).
+
+    The file gets the permissions a plain ``open`` would give (0666 less the umask), not the 0600 of a
+    temporary file.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.fchmod(fd, 0o666 & ~_umask())
     try:
         with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as fh:
             yield fh

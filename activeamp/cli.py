@@ -22,13 +22,26 @@ logger = logging.getLogger("activeamp")
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:
-    """Exceptions that are user mistakes (bad input, files, names): reported as one line, exit status 2."""
-    from activeamp.data.store import StoreError
-    from activeamp.loop.cluster import ClusterError
-    from activeamp.loop.pool import PoolError
-    from oracles.base import OracleError
+    """Exceptions that are user mistakes (bad input, files, names): reported as one line, exit status 2.
 
-    return (ValueError, KeyError, OSError, StoreError, OracleError, ClusterError, PoolError)
+    The project's own error classes count only from modules already imported (one that was not imported
+    cannot have raised), so reporting a mistake never waits for Ray or torch to load.
+    """
+    errors: list[type[BaseException]] = [ValueError, KeyError, OSError]
+    for module, name in _PROJECT_ERRORS:
+        loaded = sys.modules.get(module)
+        if loaded is not None:
+            errors.append(getattr(loaded, name))
+    return tuple(errors)
+
+
+#: Error classes of the project that are user mistakes, by module.
+_PROJECT_ERRORS: tuple[tuple[str, str], ...] = (
+    ("activeamp.data.store.errors", "StoreError"),
+    ("activeamp.loop.cluster", "ClusterError"),
+    ("activeamp.loop.pool", "PoolError"),
+    ("oracles.base", "OracleError"),
+)
 
 
 def _oracle_options(pairs: Sequence[str]) -> dict[str, Any]:
@@ -216,7 +229,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Import labelled points from HDF5 (/momenta and /amplitude, or for vector labels /values (N,K) "
         "with the attribute 'outputs') or from a .npy pair. A new store is created for the file's process, as a "
         "vector store when the file holds /values; a vector store takes /values whose 'outputs' match its own, or "
-        "as .npy pair a values file (N,K) with columns in the store's output order.",
+        "as .npy pair a values file (N,K) with columns in the store's output order. The momenta must be physical "
+        "points of the process (finite, positive energies, momentum conserved, massless particles on-shell) inside "
+        "its default cuts (the paper's for gg_yy, gg_yyg, gg_yygg; none for the VV processes); the error names the "
+        "file, dataset and rows.",
     )
     p.add_argument("--store", type=Path, required=True, help="store directory (created if missing, needs --process)")
     p.add_argument("--process", default=None, help="process of a new store (default: the file's)")
@@ -233,6 +249,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--split", default="train", choices=["train", "validation", "test", "candidate"], help="split (default train)"
     )
     p.add_argument("--skip-existing", action="store_true", help="add only points not yet labelled in the store")
+    p.add_argument(
+        "--allow-outside-cuts",
+        action="store_true",
+        help="import points outside the process's default cuts (those of 'activeamp run') with a warning, "
+        "instead of refusing the file",
+    )
     p.set_defaults(func=cmd_import)
 
     p = sub.add_parser("oracles", help="list the available oracles")
@@ -347,18 +369,34 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from activeamp.data.interchange import import_hdf5, import_npy, read_hdf5
+    from activeamp.data.interchange import import_hdf5, import_npy, read_hdf5, read_npy
 
     process = args.process
     outputs = None
-    if args.h5 is not None and not (args.store / "store.json").exists():
-        data = read_hdf5(args.h5, process)  # a new store takes the file's process and outputs
-        process, outputs = process or data.process, data.outputs
+    if not (args.store / "store.json").exists():  # check the file before creating a store for it
+        if args.h5 is not None:
+            data = read_hdf5(args.h5, process)  # a new store takes the file's process and outputs
+            process, outputs = process or data.process, data.outputs
+        elif process is not None:
+            read_npy(args.npy[0], args.npy[1], process)
     store = _open_or_create(args.store, process, outputs)
     if args.h5 is not None:
-        n = import_hdf5(store, args.h5, split=args.split, skip_existing=args.skip_existing)
+        n = import_hdf5(
+            store,
+            args.h5,
+            split=args.split,
+            skip_existing=args.skip_existing,
+            allow_outside_cuts=args.allow_outside_cuts,
+        )
     else:
-        n = import_npy(store, args.npy[0], args.npy[1], split=args.split, skip_existing=args.skip_existing)
+        n = import_npy(
+            store,
+            args.npy[0],
+            args.npy[1],
+            split=args.split,
+            skip_existing=args.skip_existing,
+            allow_outside_cuts=args.allow_outside_cuts,
+        )
     print(f"imported {n} points into {store.path}")
     return 0
 
@@ -371,10 +409,16 @@ _PAPER_BOOSTING = {
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from activeamp.surrogate.training import evaluate_model, format_delta_table, load_train_config, train_from_store
+    from activeamp.data.store import ShardStore
+    from activeamp.surrogate.train_config import load_train_config
 
     overrides = ([_PAPER_BOOSTING[args.boost]] if args.boost else []) + list(args.overrides)
     config = load_train_config(args.config, overrides)
+    ShardStore.open(args.store)  # a missing or broken store is reported before torch is imported
+
+    from activeamp.surrogate.evaluation import evaluate_model, format_delta_table
+    from activeamp.surrogate.training import train_from_store
+
     result = train_from_store(args.store, config, args.out, progress=not args.no_progress)
     rounds = f", {len(result.boosting)} boosting rounds" if result.boosting else ""
     print(
@@ -388,7 +432,13 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from activeamp.surrogate.training import evaluate_model, format_delta_table
+    from activeamp.data.store import ShardStore
+
+    if not args.model.is_file():  # reported before torch is imported
+        raise FileNotFoundError(f"{args.model}: no such checkpoint")
+    ShardStore.open(args.store)
+
+    from activeamp.surrogate.evaluation import evaluate_model, format_delta_table
 
     metrics = evaluate_model(
         args.model,
@@ -444,7 +494,7 @@ def _load_config(args: argparse.Namespace, kind: str) -> Any:
     """The ``--config`` YAML (or the defaults) with ``--set`` overrides, as an ActiveConfig or DatasetConfig."""
     from activeamp.config import load_config
     from activeamp.data.dataset import DatasetConfig
-    from activeamp.loop.active import ActiveConfig
+    from activeamp.loop.settings import ActiveConfig
 
     cls = {"ActiveConfig": ActiveConfig, "DatasetConfig": DatasetConfig}[kind]
     return load_config(cls, args.config, args.overrides)
@@ -475,25 +525,14 @@ def _report_oracle(store: Any) -> str:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from activeamp.loop.active import ActiveLearner, RoundStatus
-    from activeamp.surrogate.metrics import Metrics
-
-    def report(status: RoundStatus) -> None:
-        print(
-            f"round {status.round}: {status.oracle_calls} oracle calls, {status.n_train} training points, "
-            f"test {'Δ' if isinstance(status.metrics, Metrics) else 'residual (worst output)'} 68% half-width "
-            f"{status.precision:.4g} (top 1%: |Δ| 68% quantile {status.accuracy_top1:.4g}, "
-            f"median Δ {status.median_top1:+.2g}), "
-            f"{status.wall_seconds:.0f} s",
-            flush=True,
-        )
+    # the configuration is read and checked before Ray and torch are imported: mistakes are reported at once
+    from activeamp.loop.settings import resume_config
 
     if args.resume is not None:
         if args.config is not None:
             raise ValueError("--resume continues a run with its own config.yaml; use --set to change the budget")
-        learner = ActiveLearner.resume(
-            args.resume, callback=report, progress=not args.no_progress, overrides=args.overrides
-        )
+        resume_config(args.resume, args.overrides)
+        config = None
     else:
         config = _load_config(args, "ActiveConfig")
         if args.address:
@@ -501,6 +540,24 @@ def cmd_run(args: argparse.Namespace) -> int:
         out = args.out or Path("runs") / time.strftime("run-%Y%m%d-%H%M%S")
         if (out / "state.json").exists():
             raise ValueError(f"{out}: holds a run already; continue it with --resume {out}")
+
+    from activeamp.loop.active import ActiveLearner, RoundStatus
+
+    def report(status: RoundStatus) -> None:
+        print(
+            f"round {status.round}: {status.oracle_calls} oracle calls, {status.n_train} training points, "
+            f"test {'Δ' if status.metrics.outputs is None else 'residual (worst output)'} 68% half-width "
+            f"{status.precision:.4g} (top 1%: |Δ| 68% quantile {status.accuracy_top1:.4g}, "
+            f"median Δ {status.median_top1:+.2g}), "
+            f"{status.wall_seconds:.0f} s",
+            flush=True,
+        )
+
+    if config is None:
+        learner = ActiveLearner.resume(
+            args.resume, callback=report, progress=not args.no_progress, overrides=args.overrides
+        )
+    else:
         learner = ActiveLearner(config, out, callback=report, progress=not args.no_progress)
     learner.run()
     print((learner.run_dir / "summary.txt").read_text(), end="")

@@ -19,8 +19,9 @@ from collections.abc import Callable  # noqa: E402
 import numpy as np  # noqa: E402
 
 from activeamp.physics.cuts import paper_cuts  # noqa: E402
-from activeamp.physics.phasespace import PhaseSpaceSampler, VegasSampler  # noqa: E402
+from activeamp.physics.phasespace import PhaseSpaceSampler  # noqa: E402
 from activeamp.physics.process import get_process  # noqa: E402
+from activeamp.physics.vegas_sampler import VegasSampler  # noqa: E402
 
 __all__ = ["main"]
 

@@ -31,8 +31,9 @@ import torch
 from activeamp.config import load_config
 from activeamp.data.dataset import DatasetConfig, build_dataset
 from activeamp.data.store import ShardStore
+from activeamp.surrogate.evaluation import evaluate_model
 from activeamp.surrogate.surrogate import Surrogate
-from activeamp.surrogate.training import TrainConfig, evaluate_model, train_from_store
+from activeamp.surrogate.training import TrainConfig, train_from_store
 
 __all__ = ["main"]
 

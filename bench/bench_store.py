@@ -16,7 +16,9 @@ import numpy as np
 import pyarrow as pa
 
 from activeamp.data.store import ShardStore, make_point_ids
-from activeamp.physics.process import get_process
+from activeamp.physics.phasespace import PhaseSpaceSampler
+from activeamp.physics.process import Process, get_process
+from activeamp.physics.vv_phasespace import VVPhaseSpace
 
 __all__ = ["main"]
 
@@ -32,6 +34,13 @@ def _time(label: str, fn: Callable[[], object], repeats: int) -> dict[str, float
     result = {"best_s": min(times), "median_s": statistics.median(times), "repeats": repeats}
     logger.info("%-52s best %8.4f s   median %8.4f s", label, min(times), result["median_s"])
     return result
+
+
+def _physical_points(process: Process, n: int, rng: np.random.Generator) -> np.ndarray:
+    """``n`` physical points ``(n, n_particles, 4)`` [GeV] of ``process`` (RAMBO at 1 TeV, or the VV map), no cuts."""
+    if process.massless:
+        return PhaseSpaceSampler(process).sample(n, rng).momenta
+    return VVPhaseSpace(process).sample(n, rng).momenta
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -55,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, object] = {"process": process.name, "n_points": n}
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         root = Path(tmp)
-        momenta = rng.uniform(1.0, 500.0, (n, *process.momentum_shape))
+        momenta = _physical_points(process, n, rng)  # the store refuses unphysical momenta
         ids = make_point_ids(1, 0, 0, n)
         provenance = {"name": "mock", "options": {"seed": 1, "latency": 0.0}, "versions": {"activeamp": "0.1.0"}}
         counter = iter(range(10**6))

@@ -18,9 +18,10 @@ import torch
 import oracles
 from activeamp.config import from_dict, to_dict
 from activeamp.data.dataset import DatasetConfig, PhaseSpaceConfig, build_dataset, work_item_rng
+from activeamp.surrogate.evaluation import evaluate_model, format_delta_table
 from activeamp.surrogate.metrics import Metrics
 from activeamp.surrogate.surrogate import PAPER_HIDDEN, Surrogate
-from activeamp.surrogate.training import TrainConfig, evaluate_model, format_delta_table, train_from_store
+from activeamp.surrogate.training import TrainConfig, train_from_store
 
 __all__ = ["main"]
 

@@ -1,4 +1,4 @@
-"""Amplitude oracles: exact or external squared-matrix-element providers behind one protocol."""
+"""Amplitude oracles: exact or external providers of |M|² ``(N,)`` or of vector values ``(N, K)``, one protocol."""
 
 from oracles.base import (
     Oracle,
@@ -8,6 +8,7 @@ from oracles.base import (
     OracleResult,
     classify_values,
     validate_momenta,
+    validate_vv_kinematics,
 )
 from oracles.registry import available, get
 
@@ -21,4 +22,5 @@ __all__ = [
     "classify_values",
     "get",
     "validate_momenta",
+    "validate_vv_kinematics",
 ]

@@ -1,15 +1,19 @@
-"""The oracle protocol: one interface for every squared-matrix-element provider, with shared validation."""
+"""The oracle protocol: one interface for every amplitude provider, scalar |M|² ``(N,)`` or vector ``(N, K)``."""
 
 from __future__ import annotations
 
 import abc
+import math
 import platform
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from activeamp.physics.process import Process
+from activeamp.physics.checks import check_momenta
+from activeamp.physics.kinematics import kallen, vv_invariants
+from activeamp.physics.process import Process, get_vv_process
 
 __all__ = [
     "Oracle",
@@ -18,6 +22,7 @@ __all__ = [
     "OracleOutputError",
     "OracleResult",
     "validate_momenta",
+    "validate_vv_kinematics",
     "classify_values",
     "code_versions",
 ]
@@ -32,7 +37,7 @@ class OracleInputError(ValueError):
 
 
 class OracleOutputError(OracleError):
-    """Some points of a batch came back NaN, infinite or negative.
+    """Some points of a batch failed: NaN, infinite or (scalar oracles) negative, or reported failed by the library.
 
     Attributes
     ----------
@@ -47,18 +52,20 @@ class OracleOutputError(OracleError):
 
 @dataclass(frozen=True)
 class OracleResult:
-    """Per-point outcome of an oracle call.
+    """Per-point outcome of an oracle call, scalar or vector.
 
     Attributes
     ----------
     values : numpy.ndarray
-        Shape ``(N,)`` float64: the squared matrix element, spin/colour averaged (units depend on
-        the process: dimensionless for 2→2, GeV⁻² for 2→3, GeV⁻⁴ for 2→4). Invalid entries are NaN.
+        Float64, shape ``(N,)`` for a scalar oracle: the squared matrix element, spin/colour averaged (units
+        depend on the process: dimensionless for 2→2, GeV⁻² for 2→3, GeV⁻⁴ for 2→4); shape ``(N, K)`` for a
+        vector oracle: signed components in the order of the oracle's :attr:`Oracle.outputs`. Values (rows) of
+        failed points are NaN.
     ok : numpy.ndarray
-        Shape ``(N,)`` bool: True where ``values`` is finite and non-negative.
+        Shape ``(N,)`` bool: True where the point's value is usable (finite; non-negative for a scalar oracle).
     reasons : tuple of str
         Length ``N``: ``""`` for good points, otherwise why the point failed (``"nan"``, ``"inf"``,
-        ``"negative"``).
+        ``"negative"``, or the library's message).
     """
 
     values: np.ndarray
@@ -70,6 +77,11 @@ class OracleResult:
         """Number of points that did not give a usable value."""
         return int((~self.ok).sum())
 
+    @property
+    def n_outputs(self) -> int | None:
+        """``K`` for vector values ``(N, K)``, None for scalar values ``(N,)``."""
+        return None if np.ndim(self.values) == 1 else int(np.shape(self.values)[1])
+
 
 def validate_momenta(
     momenta: np.ndarray,
@@ -79,88 +91,153 @@ def validate_momenta(
     rtol_mass: float = 1e-6,
     what: str = "momenta",
 ) -> np.ndarray:
-    """Check that ``momenta`` are physical phase-space points of ``process``.
+    """Check that ``momenta`` are physical phase-space points of ``process``, raising :class:`OracleInputError`.
 
-    Parameters
-    ----------
-    momenta : numpy.ndarray
-        Shape ``(N, n_particles, 4)`` as (E, px, py, pz) in GeV, incoming particles first.
-    process : Process
-        The process the momenta belong to.
-    rtol_conservation : float
-        Allowed ``|Σ p_in − Σ p_out|`` relative to the total energy.
-    rtol_mass : float
-        Allowed ``|p²|`` relative to ``E²`` of each (massless) particle.
-    what : str
-        Name used for the array in error messages.
-
-    Returns
-    -------
-    numpy.ndarray
-        The momenta as a C-contiguous float64 array (no copy if already so).
+    The checks, parameters and return value are those of :func:`activeamp.physics.checks.check_momenta`: momenta
+    ``(N, n_particles, 4)`` float64 [GeV] with finite entries, positive energies, momentum conserved to
+    ``rtol_conservation`` and massless particles on-shell to ``rtol_mass`` (the off-shell bosons of the
+    q q̄′ → V1 V2 processes, :data:`activeamp.physics.process.MASSIVE_KINDS`, are not checked); ``what`` names the
+    array in messages. Returns the momenta C-contiguous (no copy if already so).
 
     Raises
     ------
     OracleInputError
         On wrong type, shape or dtype, non-finite entries, non-positive energies, violated momentum
-        conservation or off-shell particles; the message gives the first offending point index.
+        conservation or off-shell massless particles; the message gives the first offending point index, how
+        many points fail and their first rows.
     """
-    if not isinstance(momenta, np.ndarray):
-        raise OracleInputError(f"{what}: expected a numpy array, got {type(momenta).__name__}")
-    if momenta.dtype != np.float64:
-        raise OracleInputError(f"{what}: expected dtype float64, got {momenta.dtype}")
-    expected = process.momentum_shape
-    if momenta.ndim != 3 or momenta.shape[1:] != expected:
-        raise OracleInputError(
-            f"{what}: expected shape (N, {expected[0]}, {expected[1]}) for process {process.name} "
-            f"({process.description}), got {momenta.shape}"
+    return check_momenta(
+        momenta,
+        process,
+        rtol_conservation=rtol_conservation,
+        rtol_mass=rtol_mass,
+        what=what,
+        error=OracleInputError,
+    )
+
+
+def validate_vv_kinematics(
+    kinematics: Any,
+    process: Process | str,
+    *,
+    what: str = "kinematics",
+    rtol: float = 1e-9,
+    rtol_conservation: float = 1e-8,
+    rtol_mass: float = 1e-6,
+) -> np.ndarray:
+    """Check that ``kinematics`` are physical q q̄′ → V1 V2 points, given as invariants or as momenta.
+
+    Parameters
+    ----------
+    kinematics : numpy.ndarray
+        Shape ``(N, 4)`` float64: s, t, ma2, mb2 [GeV²]; or shape ``(N, 4, 4)`` float64: momenta of q, q̄′, V1,
+        V2 [GeV] in any frame (as from :class:`activeamp.physics.vv_phasespace.VVPhaseSpace` or the store), checked by
+        :func:`validate_momenta` and converted with :func:`activeamp.physics.kinematics.vv_invariants`.
+    process : Process or str
+        A q q̄′ → V1 V2 process (:data:`activeamp.physics.process.VV_PROCESSES`).
+    what : str
+        Name of the array in error messages.
+    rtol : float
+        Allowed excess of ``|cos θ*|`` over 1.
+    rtol_conservation, rtol_mass : float
+        Momenta only: see :func:`validate_momenta`.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(N, 4)``: the invariants as a C-contiguous float64 array.
+
+    Raises
+    ------
+    OracleInputError
+        On wrong type, shape or dtype, non-finite values, unphysical momenta, non-positive ``s``, ``ma2``,
+        ``mb2``, points below threshold (``√s ≤ √ma2 + √mb2``) or ``t`` outside its physical range; the first
+        offending point is named.
+    """
+    process = get_vv_process(process)
+    if not isinstance(kinematics, np.ndarray):
+        raise OracleInputError(f"{what}: expected a numpy array, got {type(kinematics).__name__}")
+    if kinematics.dtype != np.float64:
+        raise OracleInputError(f"{what}: expected dtype float64, got {kinematics.dtype}")
+    if kinematics.ndim == 3 and kinematics.shape[1:] == process.momentum_shape:
+        p = validate_momenta(
+            kinematics, process, rtol_conservation=rtol_conservation, rtol_mass=rtol_mass, what=what
         )
-    p = np.ascontiguousarray(momenta)
-    if p.shape[0] == 0:
-        return p
-    finite = np.isfinite(p).all(axis=(1, 2))
+        k = vv_invariants(p) if p.shape[0] else np.empty((0, 4))
+    elif kinematics.ndim == 2 and kinematics.shape[1] == 4:
+        k = np.ascontiguousarray(kinematics)
+    else:
+        raise OracleInputError(
+            f"{what}: expected shape (N, 4) as (s, t, ma2, mb2) in GeV² or (N, 4, 4) as momenta of q, q̄′, V1, V2 "
+            f"in GeV, got {kinematics.shape}"
+        )
+    if k.shape[0] == 0:
+        return k
+    finite = np.isfinite(k).all(axis=1)
     if not finite.all():
         raise OracleInputError(f"{what}: non-finite entries at point {int(np.argmin(finite))}")
-    energy = p[..., 0]
-    if (energy <= 0).any():
-        i, j = np.argwhere(energy <= 0)[0]
-        raise OracleInputError(f"{what}: point {i}, particle {j} has non-positive energy {energy[i, j]:g} GeV")
-    total = p[:, :2].sum(axis=1) - p[:, 2:].sum(axis=1)
-    scale = p[:, :2, 0].sum(axis=1)
-    violation = np.abs(total).max(axis=1) / scale
-    if (violation > rtol_conservation).any():
-        i = int(np.argmax(violation))
+    for col, name in ((0, "s"), (2, "ma2"), (3, "mb2")):
+        bad = k[:, col] <= 0
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise OracleInputError(f"{what}: point {i} has {name} = {k[i, col]:g} GeV², must be > 0")
+    s, t, ma2, mb2 = k.T
+    below = np.sqrt(s) <= np.sqrt(ma2) + np.sqrt(mb2)
+    if below.any():
+        i = int(np.argmax(below))
         raise OracleInputError(
-            f"{what}: momentum not conserved at point {i} "
-            f"(relative violation {violation[i]:.3g} > {rtol_conservation:g})"
+            f"{what}: point {i} is below threshold: √s = {math.sqrt(s[i]):g} GeV <= √ma2 + √mb2 = "
+            f"{math.sqrt(ma2[i]) + math.sqrt(mb2[i]):g} GeV"
         )
-    mass2 = energy**2 - (p[..., 1:] ** 2).sum(axis=-1)
-    offshell = np.abs(mass2) / energy**2
-    if (offshell > rtol_mass).any():
-        i, j = np.argwhere(offshell > rtol_mass)[0]
+    cos = (2 * t + s - ma2 - mb2) / np.sqrt(kallen(s, ma2, mb2))
+    out = np.abs(cos) > 1 + rtol
+    if out.any():
+        i = int(np.argmax(out))
         raise OracleInputError(
-            f"{what}: point {i}, particle {j} ({process.kinds[j]}) is off-shell: "
-            f"|p²|/E² = {offshell[i, j]:.3g} > {rtol_mass:g}"
+            f"{what}: point {i} has t = {t[i]:g} GeV² outside its physical range (cos θ* = {cos[i]:.6g})"
         )
-    return p
+    return k
 
 
-def classify_values(values: np.ndarray) -> OracleResult:
+def classify_values(values: np.ndarray, reasons: Sequence[str] | None = None) -> OracleResult:
     """Turn raw oracle output into an :class:`OracleResult` with a reason for every bad point.
+
+    Scalar values ``(N,)`` are squared matrix elements: NaN, infinite and negative values fail. Vector values
+    ``(N, K)`` are signed: a row fails if any component is NaN (reason ``"nan"``) or infinite (``"inf"``).
 
     Parameters
     ----------
     values : numpy.ndarray
-        Shape ``(N,)``, raw values as returned by an oracle implementation.
+        Shape ``(N,)`` or ``(N, K)``, raw values as returned by an oracle implementation.
+    reasons : sequence of str, optional
+        Length ``N``: failures the implementation reported itself (``""`` for points it computed); they take
+        precedence over the value checks.
+
+    Raises
+    ------
+    ValueError
+        If ``values`` is not 1- or 2-dimensional or ``reasons`` has the wrong length.
     """
     values = np.asarray(values, dtype=np.float64)
-    reasons = np.full(values.shape, "", dtype=object)
-    reasons[np.isnan(values)] = "nan"
-    reasons[np.isinf(values)] = "inf"
-    reasons[values < 0] = "negative"
-    ok = reasons == ""
-    clean = np.where(ok, values, np.nan)
-    return OracleResult(values=clean, ok=ok, reasons=tuple(reasons.tolist()))
+    if values.ndim not in (1, 2):
+        raise ValueError(f"oracle values: expected shape (N,) or (N, K), got {values.shape}")
+    n = values.shape[0]
+    out = np.full(n, "", dtype=object)
+    if values.ndim == 1:
+        out[np.isnan(values)] = "nan"
+        out[np.isinf(values)] = "inf"
+        out[values < 0] = "negative"
+    elif n:
+        out[np.isinf(values).any(axis=1)] = "inf"
+        out[np.isnan(values).any(axis=1)] = "nan"
+    if reasons is not None:
+        given = np.asarray(list(reasons), dtype=object)
+        if given.shape != (n,):
+            raise ValueError(f"oracle reasons: expected {n}, got {given.shape[0] if given.ndim else given}")
+        out = np.where(given != "", given, out)
+    ok = out == ""
+    clean = np.where(ok if values.ndim == 1 else ok[:, None], values, np.nan)
+    return OracleResult(values=clean, ok=ok, reasons=tuple(str(r) for r in out.tolist()))
 
 
 def code_versions() -> dict[str, str]:
@@ -171,16 +248,18 @@ def code_versions() -> dict[str, str]:
 
 
 class Oracle(abc.ABC):
-    """Base class of every amplitude oracle.
+    """Base class of every amplitude oracle, scalar (|M|² ``(N,)``) or vector (``K`` signed components ``(N, K)``).
 
-    Subclasses set :attr:`name`, :attr:`process` and implement :meth:`_evaluate`; they describe
-    themselves through :meth:`options` and may override :attr:`cost_hint`.
+    Subclasses set :attr:`name` and ``process`` (through ``__init__``), implement :meth:`_evaluate`, describe
+    themselves through :meth:`options` and may override :attr:`cost_hint`. Vector oracles also set
+    :attr:`outputs` (the names of their ``K`` components) and, if they take other inputs than momenta,
+    :attr:`input_names` and :meth:`validate`.
 
-    The public entry points validate the input momenta and the output values:
+    The public entry points validate the inputs and the output values:
 
     * :meth:`evaluate` returns an :class:`OracleResult` with per-point status (used by the
       labelling machinery, which stores failed points with their reason);
-    * ``oracle(momenta)`` returns the values and raises :class:`OracleOutputError` if any point
+    * ``oracle(x)`` returns the values and raises :class:`OracleOutputError` if any point
       failed, so bad values are never silently used as data.
     """
 
@@ -188,13 +267,34 @@ class Oracle(abc.ABC):
     name: str = "oracle"
     #: Estimated cost per point in seconds (used to size batches and for progress estimates).
     cost_hint: float = 1e-5
+    #: Names of the ``K`` components of a vector oracle, in column order; None for a scalar |M|² oracle.
+    outputs: tuple[str, ...] | None = None
+    #: Names of the columns of non-momentum inputs ``(N, d)`` a vector oracle also takes (e.g. invariants);
+    #: None when the inputs are momenta ``(N, n_particles, 4)`` only.
+    input_names: tuple[str, ...] | None = None
 
     def __init__(self, process: Process) -> None:
         self.process = process
 
+    @property
+    def n_outputs(self) -> int | None:
+        """``K`` for a vector oracle, None for a scalar one."""
+        return None if self.outputs is None else len(self.outputs)
+
+    def validate(self, x: Any) -> np.ndarray:
+        """Check inputs and return them C-contiguous, or raise :class:`OracleInputError`.
+
+        The default checks momenta ``(N, n_particles, 4)`` [GeV] of :attr:`process` (:func:`validate_momenta`).
+        """
+        return validate_momenta(x, self.process)
+
     @abc.abstractmethod
-    def _evaluate(self, momenta: np.ndarray) -> np.ndarray:
-        """Compute raw squared matrix elements, shape ``(N,)``, for validated momenta ``(N, n, 4)``."""
+    def _evaluate(self, x: np.ndarray) -> np.ndarray | tuple[np.ndarray, Sequence[str]]:
+        """Raw values for validated inputs: ``(N,)`` (scalar) or ``(N, K)`` (vector).
+
+        An implementation whose library reports failures per point may return ``(values, reasons)`` with
+        ``reasons[i]`` the message of a failed point and ``""`` for the others.
+        """
 
     def options(self) -> dict[str, Any]:
         """The options this oracle was constructed with (JSON-serialisable)."""
@@ -205,34 +305,46 @@ class Oracle(abc.ABC):
         return code_versions()
 
     def provenance(self) -> dict[str, Any]:
-        """What this oracle is: name, process, options and versions (JSON-serialisable)."""
-        return {
+        """What this oracle is: name, process, options, versions, and for a vector oracle inputs and outputs."""
+        out: dict[str, Any] = {
             "name": self.name,
             "process": self.process.name,
             "options": self.options(),
             "versions": self.versions(),
             "cost_hint_s": self.cost_hint,
         }
+        if self.input_names is not None:
+            out["inputs"] = list(self.input_names)
+        if self.outputs is not None:
+            out["outputs"] = list(self.outputs)
+        return out
 
-    def evaluate(self, momenta: np.ndarray) -> OracleResult:
-        """Validate ``momenta`` ``(N, n, 4)`` [GeV], evaluate, and report every point's status."""
-        p = validate_momenta(momenta, self.process)
-        raw = np.asarray(self._evaluate(p))
-        if raw.shape != (p.shape[0],):
-            raise OracleError(f"oracle {self.name}: returned shape {raw.shape}, expected ({p.shape[0]},)")
-        return classify_values(raw)
+    def evaluate(self, x: Any) -> OracleResult:
+        """Validate the inputs (momenta ``(N, n, 4)`` [GeV], or what :meth:`validate` accepts), evaluate, and
+        report every point's status; values ``(N,)`` or ``(N, K)``."""
+        checked = self.validate(x)
+        raw = self._evaluate(checked)
+        reasons = None
+        if isinstance(raw, tuple):
+            raw, reasons = raw
+        values = np.asarray(raw)
+        n = checked.shape[0]
+        expected = (n,) if self.outputs is None else (n, len(self.outputs))
+        if values.shape != expected:
+            raise OracleError(f"oracle {self.name}: returned shape {values.shape}, expected {expected}")
+        return classify_values(values, reasons)
 
-    def __call__(self, momenta: np.ndarray) -> np.ndarray:
-        """Squared matrix elements ``(N,)`` float64 for momenta ``(N, n, 4)`` [GeV].
+    def __call__(self, x: Any) -> np.ndarray:
+        """Values ``(N,)`` (scalar) or ``(N, K)`` (vector) float64 for momenta ``(N, n, 4)`` [GeV] or other inputs.
 
         Raises
         ------
         OracleInputError
-            If the momenta are malformed or unphysical.
+            If the inputs are malformed or unphysical.
         OracleOutputError
-            If any point evaluated to NaN, inf or a negative value (``err.result`` holds all points).
+            If any point failed (``err.result`` holds all points).
         """
-        result = self.evaluate(momenta)
+        result = self.evaluate(x)
         if result.n_failed:
             bad = np.flatnonzero(~result.ok)
             detail = ", ".join(f"{i}: {result.reasons[i]}" for i in bad[:5])

@@ -1,7 +1,8 @@
 """Deterministic mock oracles with simulated cost and failure injection, for tests and demos.
 
 :class:`MockOracle` is an amplitude-like scalar |M|² for the massless processes; :class:`MockVectorOracle` is a
-form-factor-like vector oracle for the q q̄′ → V1 V2 processes that stands in for :class:`oracles.vvamp.VVAmpOracle`.
+form-factor-like vector oracle (``outputs``, values ``(N, K)``) for the q q̄′ → V1 V2 processes that stands in for
+:class:`oracles.vvamp.VVAmpOracle`.
 """
 
 from __future__ import annotations
@@ -15,9 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from activeamp.physics.process import Process, get_process
-from oracles.base import Oracle, OracleError
-from oracles.vvamp import VectorOracle, VVProcess, get_vv_process, validate_kinematics
+from activeamp.physics.process import Process, get_process, get_vv_process
+from oracles.base import Oracle, OracleError, validate_vv_kinematics
 
 __all__ = ["MockOracle", "MockVectorOracle", "invariant_hash", "point_hash"]
 
@@ -56,7 +56,7 @@ def invariant_hash(kinematics: np.ndarray, bits: int = 20) -> np.ndarray:
     """Stable per-point numbers in [0, 1) from invariants rounded to ``bits`` bits of mantissa.
 
     The rounding makes the hash insensitive to round-off, so that invariants computed from momenta
-    (:func:`oracles.vvamp.invariants_from_momenta`) hash like the invariants the momenta were built from.
+    (:func:`activeamp.physics.kinematics.vv_invariants`) hash like the invariants the momenta were built from.
 
     Parameters
     ----------
@@ -217,11 +217,11 @@ class MockOracle(Oracle):
 # The vector mock
 
 
-def _rebuild_vector(cls: type, options: dict[str, Any]) -> VectorOracle:
+def _rebuild_vector(cls: type, options: dict[str, Any]) -> Oracle:
     return cls(**options)
 
 
-class MockVectorOracle(VectorOracle):
+class MockVectorOracle(Oracle):
     """Form-factor-like mock of :class:`oracles.vvamp.VVAmpOracle`: ``K`` signed, smooth functions of (s, t, ma2, mb2).
 
     With ``x = t/s``, ``w = u/s`` (``u = ma2 + mb2 − s − t``; ``x, w < 0`` everywhere above threshold),
@@ -241,8 +241,8 @@ class MockVectorOracle(VectorOracle):
     Parameters
     ----------
     process : str
-        A :data:`oracles.vvamp.VV_PROCESSES` name (provenance and the activeamp process of the points,
-        ``oracle.process.name``; the functions do not depend on it).
+        A :data:`activeamp.physics.process.VV_PROCESSES` name (provenance and the process of the points,
+        ``oracle.process``; the functions do not depend on it).
     n_outputs : int
         Number of components ``K`` (named ``"c1"``, ..., ``"cK"``).
     latency : float
@@ -256,7 +256,7 @@ class MockVectorOracle(VectorOracle):
     Notes
     -----
     Inputs are invariants ``(N, 4)`` [GeV²] or momenta ``(N, 4, 4)`` [GeV] of q, q̄′, V1, V2, as for
-    :class:`~oracles.vvamp.VVAmpOracle` (:func:`oracles.vvamp.validate_kinematics`).
+    :class:`~oracles.vvamp.VVAmpOracle` (:func:`oracles.base.validate_vv_kinematics`).
     """
 
     name = "mock_vv"
@@ -271,7 +271,7 @@ class MockVectorOracle(VectorOracle):
         nan_rate: float = 0.0,
         seed: int = 0,
     ) -> None:
-        self.process: VVProcess = get_vv_process(process)
+        super().__init__(get_vv_process(process))
         if isinstance(n_outputs, bool) or not isinstance(n_outputs, (int, np.integer)) or n_outputs < 1:
             raise ValueError(f"mock_vv oracle: n_outputs must be an integer >= 1, got {n_outputs!r}")
         if not 0.0 <= nan_rate <= 1.0:
@@ -291,14 +291,11 @@ class MockVectorOracle(VectorOracle):
         self._a = params.uniform(0.5, 1.5, self.n_outputs_option)
         self._b = params.uniform(-0.2, 0.2, self.n_outputs_option)
         self._sign = np.where(k < 4, 1.0, params.choice([-1.0, 1.0], self.n_outputs_option))
-        self._names = tuple(f"c{i + 1}" for i in k)
-
-    @property
-    def output_names(self) -> tuple[str, ...]:
-        return self._names
+        self.outputs = tuple(f"c{i + 1}" for i in k)
 
     def validate(self, x: Any) -> np.ndarray:
-        return validate_kinematics(x)
+        """Invariants ``(N, 4)`` [GeV²] of invariants or momenta (:func:`oracles.base.validate_vv_kinematics`)."""
+        return validate_vv_kinematics(x, self.process)
 
     def values(self, kinematics: np.ndarray) -> np.ndarray:
         """The noiseless outputs ``(N, K)`` for validated invariants ``(N, 4)`` [GeV²] (no failures, no latency)."""
@@ -321,14 +318,14 @@ class MockVectorOracle(VectorOracle):
             out[:, k] = self._sign[k] * self._scale[k] * self._a[k] * big_l ** (k // 4) * f
         return out
 
-    def _evaluate(self, x: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    def _evaluate(self, x: np.ndarray) -> np.ndarray:
         n = x.shape[0]
         if self.latency:
             time.sleep(self.latency * n)
         out = self.values(x)
         if self.nan_rate and n:
             out[invariant_hash(x) > 1.0 - self.nan_rate] = np.nan
-        return out, [""] * n
+        return out
 
     def options(self) -> dict[str, Any]:
         return {
@@ -338,11 +335,6 @@ class MockVectorOracle(VectorOracle):
             "nan_rate": self.nan_rate,
             "seed": self.seed,
         }
-
-    def provenance(self) -> dict[str, Any]:
-        out = super().provenance()
-        out["process"] = self.process.name
-        return out
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (_rebuild_vector, (type(self), self.options()))

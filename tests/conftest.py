@@ -28,6 +28,37 @@ def two_body_points(n: int, rng: np.random.Generator, sqrt_s: float = 1000.0) ->
     return p
 
 
+def unphysical(p: np.ndarray, kind: str, rows: tuple[int, ...] = (3, 5)) -> np.ndarray:
+    """A copy of massless points ``p`` ``(N, n, 4)`` [GeV] whose ``rows`` break one check of
+    :func:`activeamp.physics.checks.check_momenta`: ``"px"`` (+10 GeV in px of particle 2: momentum not conserved),
+    ``"offshell"`` (1 GeV of energy moved from particle 3 to 2), ``"energy"`` (particle 0 with E = 0), ``"nan"`` or
+    ``"inf"`` (an entry of particle 3)."""
+    q = p.copy()
+    for i in rows:
+        if kind == "px":
+            q[i, 2, 1] += 10.0
+        elif kind == "offshell":
+            q[i, 2, 0] += 1.0
+            q[i, 3, 0] -= 1.0
+        elif kind == "energy":
+            q[i, 0, 0] = 0.0
+        elif kind in ("nan", "inf"):
+            q[i, 3, 3] = np.nan if kind == "nan" else np.inf
+        else:
+            raise ValueError(f"unknown kind {kind!r}")
+    return q
+
+
+#: For each kind of :func:`unphysical`, the start of the message naming its first row (3).
+UNPHYSICAL_MESSAGES = {
+    "px": r"momentum not conserved at point 3 \(relative violation 0.01 > 1e-08\)",
+    "offshell": r"point 3, particle 2 \(photon\) is off-shell",
+    "energy": "point 3, particle 0 has non-positive energy 0 GeV",
+    "nan": "non-finite entries at point 3",
+    "inf": "non-finite entries at point 3",
+}
+
+
 @pytest.fixture
 def rng() -> np.random.Generator:
     """A fresh generator with a fixed seed."""

@@ -25,3 +25,14 @@ def test_failed_write_keeps_the_old_file(tmp_path: Path) -> None:
         raise RuntimeError("crash while writing")
     assert target.read_bytes() == b"good"
     assert [p.name for p in tmp_path.iterdir()] == ["model.pt"]
+
+
+def test_atomic_files_get_the_permissions_of_a_plain_open(tmp_path: Path) -> None:
+    import os
+
+    umask = os.umask(0o022)
+    try:
+        path = write_atomic(tmp_path / "plain.txt", "x")
+    finally:
+        os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o644

@@ -64,6 +64,56 @@ def test_import_npy_pair(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert code == 0 and "imported 50 points" in out
 
 
+def test_import_refuses_unphysical_points_naming_file_and_rows(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import h5py
+
+    from tests.conftest import physical_points, unphysical
+
+    p = unphysical(physical_points("gg_yy", 20), "px")  # +10 GeV in px at rows 3 and 5
+    with h5py.File(tmp_path / "bad.h5", "w") as f:
+        f.create_dataset("momenta", data=p)
+        f.create_dataset("amplitude", data=np.ones(20))
+        f.attrs["process"] = "gg_yy"
+    np.save(tmp_path / "p.npy", p)
+    np.save(tmp_path / "a.npy", np.ones(20))
+    store = str(tmp_path / "s")
+    code, _, err = run(capsys, "import", "--store", store, "--h5", str(tmp_path / "bad.h5"))
+    assert code == 2 and err.count("\n") == 1 and "Traceback" not in err
+    assert f"{tmp_path / 'bad.h5'}:/momenta: momentum not conserved at point 3" in err
+    assert "2 of 20 points fail this check, at rows 3, 5" in err
+    assert not (tmp_path / "s").exists()  # a bad file creates no store
+    npy = ["--npy", str(tmp_path / "p.npy"), str(tmp_path / "a.npy")]
+    code, _, err = run(capsys, "import", "--store", store, "--process", "gg_yy", *npy)
+    assert code == 2 and err.count("\n") == 1
+    assert f"{tmp_path / 'p.npy'}: momentum not conserved at point 3" in err and "at rows 3, 5" in err
+    assert not (tmp_path / "s").exists()
+
+
+def test_import_outside_the_cuts_needs_the_option(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    from activeamp.physics.cuts import paper_cuts
+    from tests.conftest import physical_points
+
+    p = physical_points("gg_yyg", 300, seed=11, cuts=False)
+    n_out = int((~paper_cuts("gg_yyg").mask(p, "gg_yyg")).sum())
+    assert 0 < n_out < 300
+    np.save(tmp_path / "p.npy", p)
+    np.save(tmp_path / "a.npy", np.ones(300))
+    argv = ["import", "--store", str(tmp_path / "s"), "--process", "gg_yyg"]
+    argv += ["--npy", str(tmp_path / "p.npy"), str(tmp_path / "a.npy")]
+    code, _, err = run(capsys, *argv)
+    assert code == 2 and err.count("\n") == 1
+    assert f"p.npy: point {int(np.argmax(~paper_cuts('gg_yyg').mask(p, 'gg_yyg')))} is outside the cuts" in err
+    assert f"{n_out} of 300 points fail this check" in err and "--allow-outside-cuts" in err
+    with caplog.at_level("WARNING", logger="activeamp.data.interchange"):
+        code, out, _ = run(capsys, *argv, "--allow-outside-cuts")
+    assert code == 0 and "imported 300 points" in out
+    assert f"{n_out} of 300 points lie outside the cuts of gg_yyg" in caplog.text
+
+
 def test_dataset_writes_a_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out_dir = tmp_path / "data"
     code, out, _ = run(
@@ -234,3 +284,30 @@ def test_train_and_evaluate_a_vector_store(tmp_path: Path, capsys: pytest.Captur
         "--out", str(tmp_path / "e2"), "--split", "test",
     )  # fmt: skip
     assert code == 2 and "the model has 2 outputs but the store holds scalar amplitudes" in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["run", "--set", "budget.bogus=1"], "budget.bogus"),
+        (["run", "--config", "/nonexistent/run.yaml"], "/nonexistent/run.yaml"),
+        (["run", "--resume", "/nonexistent/run"], "not a run folder"),
+        (["train", "--store", "/nonexistent/store", "--out", "/tmp/unused"], "/nonexistent/store"),
+        (["evaluate", "--model", "/no/model.pt", "--store", "/x", "--out", "/tmp/unused"], "no such checkpoint"),
+    ],
+)
+def test_mistakes_are_reported_before_torch_and_ray_load(argv: list[str], message: str) -> None:
+    """Argument and config errors come at once: the command fails before it imports torch or Ray."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\nfrom activeamp.cli import main\nrc = main(sys.argv[1:])\n"
+        "loaded = [m for m in ('torch', 'ray') if m in sys.modules]\n"
+        "print('LOADED', ','.join(loaded))\nsys.exit(rc)\n"
+    )
+    run = subprocess.run([sys.executable, "-c", script, *argv], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 2, run.stderr
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], run.stderr
+    assert run.stdout.strip() == "LOADED", run.stdout

@@ -12,13 +12,15 @@ import numpy as np
 
 import oracles
 from activeamp.config import ConfigError
-from activeamp.data.labelling import AnyOracle, LabelReport, label_store
+from activeamp.data.labelling import LabelReport, label_store
 from activeamp.data.store import ShardStore, make_point_ids
-from activeamp.physics.cuts import Cuts, as_cuts, paper_cuts
-from activeamp.physics.phasespace import PhaseSpaceSampler, VegasSampler
+from activeamp.physics.cuts import Cuts, as_cuts, default_cuts
+from activeamp.physics.phasespace import PhaseSpaceSampler
 from activeamp.physics.process import PROCESSES, get_process
+from activeamp.physics.vegas_sampler import VegasSampler
+from activeamp.physics.vv_phasespace import VVPhaseSpace
 from oracles.base import Oracle
-from oracles.vvamp import VectorOracle, VVPhaseSpace
+from oracles.registry import EXACT, resolve
 
 __all__ = [
     "DatasetConfig",
@@ -33,51 +35,49 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 
-#: The built-in exact oracle of each process that has one (``oracle.name: exact``).
-EXACT_ORACLES: dict[str, str] = {"gg_yy": "gg_yy", "gg_yyg": "gg_yyg"}
-
-#: Oracles that serve several processes and take the process as an option.
-MULTI_PROCESS_ORACLES: tuple[str, ...] = ("mock", "blha", "njet", "openloops", "gosam", "vvamp", "mock_vv")
-
 
 @dataclass(frozen=True)
 class OracleConfig:
     """Which oracle labels the points, with its keyword options (see ``activeamp oracles``).
 
-    ``name: exact`` (the default) is the built-in exact one-loop oracle of the process (``gg_yy``,
-    ``gg_yyg``); ``mock``, the BLHA oracles and the vector-valued ``vvamp`` / ``mock_vv`` (q q̄′ → V1 V2
-    coefficients) get the run's process as their ``process`` option.
+    ``name: exact`` (the default) is the built-in exact one-loop oracle of the process (``gg_yy``, ``gg_yyg``);
+    oracles that take a process (e.g. ``mock``, the BLHA oracles and the vector-valued ``vvamp`` / ``mock_vv``)
+    get the run's process as their ``process`` option. Both as in :func:`oracles.get` with ``process=``, whose
+    registry (:mod:`oracles.registry`) knows the names and which oracle takes a process.
     """
 
-    name: str = "exact"
+    name: str = EXACT
     options: dict[str, Any] = field(default_factory=dict)
 
     def resolved_name(self, process: str) -> str:
-        """The registry name this config stands for."""
-        if self.name != "exact":
-            return self.name
-        if process not in EXACT_ORACLES:
-            raise ConfigError(
-                f"oracle.name: there is no built-in exact oracle for {process} (only for "
-                f"{', '.join(EXACT_ORACLES)}); use 'mock' or an external oracle such as 'njet'"
-            )
-        return EXACT_ORACLES[process]
+        """The registry name this config stands for when labelling ``process``.
 
-    def build(self, process: str) -> AnyOracle:
-        """Construct the oracle for ``process`` (the process option is filled in unless given)."""
+        Raises
+        ------
+        ConfigError
+            If the name is unknown, or does not compute ``process`` (e.g. ``exact`` for a process without an
+            exact oracle); the message names ``oracle.name``.
+        """
+        try:
+            return resolve(self.name, process)[0]
+        except KeyError as err:
+            raise ConfigError(f"oracle.name: {err.args[0]}") from None
+        except ValueError as err:
+            raise ConfigError(f"oracle.name: {err}") from None
+
+    def build(self, process: str) -> Oracle:
+        """Construct the oracle for ``process`` (the ``process`` option is filled in unless given)."""
         name = self.resolved_name(process)
         options = dict(self.options)
-        if name in MULTI_PROCESS_ORACLES:
-            options.setdefault("process", process)
+        given = options.setdefault("process", process)
+        if given != process:
+            raise ConfigError(f"oracle.options.process: {given!r}, but the run is for {process}")
         try:
-            oracle = oracles.get(name, **options)
+            return oracles.get(name, **options)
         except KeyError as err:
             raise ConfigError(f"oracle.name: {err.args[0]}") from None
         except TypeError as err:
             raise ConfigError(f"oracle.options: {err}") from None
-        if oracle.process.name != process:
-            raise ConfigError(f"oracle {name!r} computes {oracle.process.name}, but the run is for {process}")
-        return oracle
 
 
 @dataclass(frozen=True)
@@ -98,10 +98,10 @@ class PhaseSpaceConfig:
     vegas_iterations, vegas_points : int
         Adaptation iterations and points per iteration of the vegas map.
     mapping : dict
-        Options of the q q̄′ → V1 V2 map :class:`oracles.vvamp.VVPhaseSpace` (``sqrt_s_range``, ``m34_range``,
-        ``m56_range`` in GeV, ``sqrt_s_map``), used instead of RAMBO for the VV processes (``uu_ZZ``, ...);
-        their ranges are the selection, so ``cuts`` must stay ``"paper"`` or ``"none"`` there, ``sqrt_s`` is
-        not used and ``sampler`` must be ``"uniform"``.
+        Options of the q q̄′ → V1 V2 map :class:`activeamp.physics.vv_phasespace.VVPhaseSpace` (``sqrt_s_range``,
+        ``m34_range``, ``m56_range`` in GeV, ``sqrt_s_map``), used instead of RAMBO for the VV processes
+        (``uu_ZZ``, ...); their ranges are the selection, so ``cuts`` must stay ``"paper"`` or ``"none"`` there,
+        ``sqrt_s`` is not used and ``sampler`` must be ``"uniform"``.
     """
 
     process: str = "gg_yyg"
@@ -135,17 +135,15 @@ class PhaseSpaceConfig:
 
     @property
     def is_vv(self) -> bool:
-        """Whether the process is a q q̄′ → V1 V2 process sampled with :class:`oracles.vvamp.VVPhaseSpace`."""
+        """Whether the process is a q q̄′ → V1 V2 process (sampled with :class:`VVPhaseSpace`)."""
         return not get_process(self.process).massless
 
     def build_cuts(self) -> Cuts:
         """The configured cuts (none for the VV processes, whose map's ranges select the points)."""
-        if self.is_vv:
-            return Cuts()
-        if self.cuts == "paper":
-            return paper_cuts(self.process)
         if self.cuts == "none":
             return Cuts()
+        if self.cuts == "paper" or self.is_vv:
+            return default_cuts(self.process)
         try:
             return as_cuts(self.cuts)
         except (ValueError, TypeError, KeyError) as err:
@@ -255,8 +253,8 @@ def build_dataset(config: DatasetConfig, path: str | Path, *, progress: bool = T
 
     ps = config.phasespace
     oracle = config.oracle.build(ps.process)
-    outputs = oracle.output_names if isinstance(oracle, VectorOracle) else None
-    store = ShardStore.create(path, ps.process, outputs=outputs, exist_ok=True, metadata={"dataset": to_dict(config)})
+    metadata = {"dataset": to_dict(config)}
+    store = ShardStore.create(path, ps.process, outputs=oracle.outputs, exist_ok=True, metadata=metadata)
     weight = _positive(oracle) if ps.sampler == "vegas" else None
     sampler = ps.build_sampler(weight, work_item_rng(config.seed, 0, 999_999))
     # Fixed batch numbers per split keep the ids stable, so a rerun is idempotent.
@@ -269,10 +267,10 @@ def build_dataset(config: DatasetConfig, path: str | Path, *, progress: bool = T
     return store, report
 
 
-def _positive(oracle: AnyOracle) -> Callable[[np.ndarray], np.ndarray]:
+def _positive(oracle: Oracle) -> Callable[[np.ndarray], np.ndarray]:
     """A weight function for vegas adaptation: the oracle's values with failed points set to zero."""
 
-    if not isinstance(oracle, Oracle):
+    if oracle.outputs is not None:
         raise ConfigError(
             f"phasespace.sampler: 'vegas' adapts to a scalar |M|²; oracle {oracle.name!r} is vector-valued"
         )

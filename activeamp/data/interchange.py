@@ -3,20 +3,30 @@
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 import json
 import logging
 import os
 import re
-import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import h5py
 import numpy as np
 
+from activeamp.atomic import atomic_open
+from activeamp.data.imported import (
+    ImportedData,
+    InterchangeError,
+    attr_str,
+    check_amplitude,
+    check_cuts,
+    check_file_momenta,
+    check_ids,
+    check_values,
+    parse_outputs,
+    resolve_process,
+)
 from activeamp.data.store import (
     STATUSES,
     ShardStore,
@@ -25,6 +35,7 @@ from activeamp.data.store import (
     momenta_from_arrow,
     values_from_arrow,
 )
+from activeamp.jsonio import plain
 from activeamp.physics.process import Process, get_process
 
 __all__ = [
@@ -42,176 +53,10 @@ logger = logging.getLogger(__name__)
 _AMPLITUDE_UNITS = {2: "1", 3: "GeV^-2", 4: "GeV^-4"}
 
 
-class InterchangeError(ValueError):
-    """A file to import or export is unusable; the message names the file, dataset and problem."""
-
-
-@dataclass(frozen=True)
-class ImportedData:
-    """Labelled points read from a file, validated against a process.
-
-    Attributes
-    ----------
-    momenta : numpy.ndarray
-        Shape ``(N, n_particles, 4)`` float64, (E, px, py, pz) in GeV.
-    amplitude : numpy.ndarray
-        Shape ``(N,)`` float64, finite and non-negative, in the units of the process (all NaN for vector labels).
-    process : str
-        Process name.
-    point_ids : numpy.ndarray or None
-        Shape ``(N,)`` object array of unique id strings, if the file has them.
-    provenance : dict
-        What the file says about its origin (HDF5 attribute ``provenance``), plus the source.
-    source : str
-        The file(s) read.
-    values : numpy.ndarray or None
-        Vector labels: shape ``(N, K)`` float64, finite (signed), columns named by ``outputs``; None for
-        scalar labels.
-    outputs : tuple of str or None
-        Names of the ``K`` components of vector labels; None for scalar labels.
-    """
-
-    momenta: np.ndarray
-    amplitude: np.ndarray
-    process: str
-    point_ids: np.ndarray | None
-    provenance: dict[str, Any] = field(default_factory=dict)
-    source: str = ""
-    values: np.ndarray | None = None
-    outputs: tuple[str, ...] | None = None
-
-    def __len__(self) -> int:
-        return int(self.amplitude.shape[0])
-
-    def digest(self) -> str:
-        """Short content hash of momenta and labels (16 hex digits), stable across files and formats."""
-        h = hashlib.blake2b(digest_size=8)
-        h.update(np.ascontiguousarray(self.momenta).tobytes())
-        if self.values is None:
-            h.update(np.ascontiguousarray(self.amplitude).tobytes())
-        else:
-            h.update(np.ascontiguousarray(self.values).tobytes())
-            h.update(json.dumps(list(self.outputs or ())).encode())
-        return h.hexdigest()
-
-
 # --------------------------------------------------------------------------------------------- validation
 
 
-def _check_momenta(raw: np.ndarray, process: Process, where: str) -> np.ndarray:
-    """Validate momenta ``(N, n, 4)`` or flattened ``(N, n*4)`` of ``process``; return ``(N, n, 4)`` float64."""
-    n = process.n_particles
-    if raw.dtype.kind not in "fiu":
-        raise InterchangeError(f"{where}: expected real numbers, got dtype {raw.dtype}")
-    if raw.ndim == 3 and raw.shape[1:] == (n, 4):
-        p = raw
-    elif raw.ndim == 2 and raw.shape[1] == n * 4:
-        p = raw.reshape(raw.shape[0], n, 4)
-    else:
-        raise InterchangeError(
-            f"{where}: shape {raw.shape} does not fit process {process.name} ({process.description}); "
-            f"expected (N, {n}, 4) or (N, {n * 4})"
-        )
-    p = np.ascontiguousarray(p, dtype=np.float64)
-    finite = np.isfinite(p).all(axis=(1, 2))
-    if not finite.all():
-        raise InterchangeError(
-            f"{where}: non-finite momenta at point {int(np.argmin(finite))} ({int((~finite).sum())} points)"
-        )
-    return p
-
-
-def _check_amplitude(raw: np.ndarray, n_points: int, where: str, momenta_where: str) -> np.ndarray:
-    """Validate amplitudes ``(N,)`` (or ``(N, 1)``): finite, non-negative, N matching the momenta."""
-    if raw.dtype.kind not in "fiu":
-        raise InterchangeError(f"{where}: expected real numbers, got dtype {raw.dtype}")
-    a = raw.reshape(-1) if raw.ndim == 2 and raw.shape[1] == 1 else raw
-    if a.ndim != 1:
-        raise InterchangeError(f"{where}: expected shape (N,), got {raw.shape}")
-    if a.shape[0] != n_points:
-        raise InterchangeError(f"{where}: {a.shape[0]} amplitudes but {n_points} points in {momenta_where}")
-    a = np.ascontiguousarray(a, dtype=np.float64)
-    bad = ~np.isfinite(a)
-    if bad.any():
-        raise InterchangeError(
-            f"{where}: non-finite amplitude at point {int(np.argmax(bad))} ({int(bad.sum())} points)"
-        )
-    if (a < 0).any():
-        k = int(np.argmax(a < 0))
-        raise InterchangeError(f"{where}: negative amplitude {a[k]:g} at point {k}")
-    return a
-
-
-def _check_values(raw: np.ndarray, n_points: int, outputs: Sequence[str], where: str, momenta_where: str) -> np.ndarray:
-    """Validate vector labels ``(N, K)`` (``(N,)`` when ``K == 1``): finite, N matching the momenta, K the outputs."""
-    k = len(outputs)
-    if raw.dtype.kind not in "fiu":
-        raise InterchangeError(f"{where}: expected real numbers, got dtype {raw.dtype}")
-    v = raw.reshape(-1, 1) if raw.ndim == 1 and k == 1 else raw
-    if v.ndim != 2 or v.shape[1] != k:
-        raise InterchangeError(f"{where}: expected shape (N, {k}) for the outputs {list(outputs)}, got {raw.shape}")
-    if v.shape[0] != n_points:
-        raise InterchangeError(f"{where}: {v.shape[0]} rows of values but {n_points} points in {momenta_where}")
-    v = np.ascontiguousarray(v, dtype=np.float64)
-    bad = ~np.isfinite(v).all(axis=1)
-    if bad.any():
-        raise InterchangeError(f"{where}: non-finite values at point {int(np.argmax(bad))} ({int(bad.sum())} points)")
-    return v
-
-
-def _parse_outputs(value: Any, where: str) -> tuple[str, ...]:
-    """Output names from an HDF5 attribute: a JSON list string or an array of strings."""
-    if isinstance(value, (str, bytes)) or (isinstance(value, np.ndarray) and value.shape == ()):
-        text = _attr_str(value)
-        try:
-            parsed = json.loads(text)
-        except ValueError:
-            raise InterchangeError(f"{where}: attribute 'outputs' is {text!r}, expected a JSON list of names") from None
-    else:
-        parsed = [_attr_str(v) for v in np.asarray(value).reshape(-1).tolist()]
-    if not isinstance(parsed, list) or not parsed or not all(isinstance(v, str) and v for v in parsed):
-        raise InterchangeError(f"{where}: attribute 'outputs' is {parsed!r}, expected a non-empty list of names")
-    return tuple(parsed)
-
-
-def _check_ids(raw: np.ndarray, n_points: int, where: str) -> np.ndarray:
-    if raw.ndim != 1 or raw.shape[0] != n_points:
-        raise InterchangeError(f"{where}: expected shape ({n_points},), got {raw.shape}")
-    ids = np.array([v.decode() if isinstance(v, bytes) else v for v in raw.tolist()], dtype=object)
-    for i, v in enumerate(ids):
-        if not isinstance(v, str) or not v:
-            raise InterchangeError(f"{where}: entry {i} is {v!r}, expected a non-empty string")
-    if len(set(ids.tolist())) != n_points:
-        uniq, counts = np.unique(ids.astype(str), return_counts=True)
-        raise InterchangeError(f"{where}: repeated point id {str(uniq[counts > 1][0])!r}")
-    return ids
-
-
-def _resolve_process(process: str | Process | None, from_file: str | None, where: str) -> Process:
-    if from_file is not None:
-        try:
-            file_proc = get_process(from_file)
-        except KeyError as exc:
-            raise InterchangeError(f"{where}: attribute 'process': {exc.args[0]}") from None
-        if process is not None:
-            wanted = get_process(process) if isinstance(process, str) else process
-            if wanted.name != file_proc.name:
-                raise InterchangeError(f"{where}: attribute 'process' is {file_proc.name!r}, expected {wanted.name!r}")
-        return file_proc
-    if process is None:
-        raise InterchangeError(f"{where}: no attribute 'process'; pass process= to say what the momenta are")
-    return get_process(process) if isinstance(process, str) else process
-
-
 # ------------------------------------------------------------------------------------------------- HDF5
-
-
-def _attr_str(value: Any) -> str:
-    if isinstance(value, bytes):
-        return value.decode()
-    if isinstance(value, np.ndarray) and value.shape == ():
-        return _attr_str(value.item())
-    return str(value)
 
 
 def read_hdf5(
@@ -251,7 +96,9 @@ def read_hdf5(
     ------
     InterchangeError
         Naming file, dataset and problem: unreadable file, missing dataset, wrong shape for the
-        process or outputs, N mismatch, non-finite or negative values, process or outputs mismatch, bad ids.
+        process or outputs, N mismatch, non-finite or negative values, unphysical momenta (non-positive
+        energies, momentum not conserved, off-shell massless particles: the rows), process or outputs
+        mismatch, bad ids.
     """
     path = os.fspath(path)
     try:
@@ -267,11 +114,11 @@ def read_hdf5(
                     + (f"; vector labels with outputs {list(outputs)} need '/{values_key}'" if outputs else "")
                 )
         attrs = dict(f.attrs)
-        proc = _resolve_process(process, _attr_str(attrs["process"]) if "process" in attrs else None, path)
-        momenta = _check_momenta(f[momenta_key][()], proc, f"{path}:/{momenta_key}")
+        proc = resolve_process(process, attr_str(attrs["process"]) if "process" in attrs else None, path)
+        momenta = check_file_momenta(f[momenta_key][()], proc, f"{path}:/{momenta_key}")
         values = names = None
         if vector:
-            names = _parse_outputs(attrs["outputs"], path) if "outputs" in attrs else None
+            names = parse_outputs(attrs["outputs"], path) if "outputs" in attrs else None
             if outputs is not None and names is not None and tuple(outputs) != names:
                 raise InterchangeError(f"{path}: attribute 'outputs' is {list(names)}, expected {list(outputs)}")
             if names is None:
@@ -280,20 +127,20 @@ def read_hdf5(
                         f"{path}: no attribute 'outputs' naming the columns of '/{values_key}'; pass outputs="
                     )
                 names = tuple(outputs)
-            values = _check_values(
+            values = check_values(
                 f[values_key][()], momenta.shape[0], names, f"{path}:/{values_key}", f"/{momenta_key}"
             )
             amplitude = np.full(momenta.shape[0], np.nan)
         else:
-            amplitude = _check_amplitude(
+            amplitude = check_amplitude(
                 f[amplitude_key][()], momenta.shape[0], f"{path}:/{amplitude_key}", f"/{momenta_key}"
             )
         ids = None
         if ids_key in f:
-            ids = _check_ids(f[ids_key][()], momenta.shape[0], f"{path}:/{ids_key}")
+            ids = check_ids(f[ids_key][()], momenta.shape[0], f"{path}:/{ids_key}")
         provenance: dict[str, Any] = {}
         if "provenance" in attrs:
-            text = _attr_str(attrs["provenance"])
+            text = attr_str(attrs["provenance"])
             try:
                 parsed = json.loads(text)
                 provenance = parsed if isinstance(parsed, dict) else {"value": parsed}
@@ -371,35 +218,28 @@ def export_hdf5(
         "oracles": oracles,
     }
     target = Path(path).absolute()
-    tmp = target.with_name(f".tmp-{target.name}.{secrets.token_hex(4)}")
-    try:
-        with h5py.File(tmp, "w") as f:
-            f.attrs["process"] = proc.name
-            f.attrs["description"] = proc.description
-            f.attrs["n_particles"] = proc.n_particles
-            f.attrs["momentum_units"] = "GeV"
-            if vector:
-                f.attrs["outputs"] = json.dumps(list(store.outputs or ()))
-            else:
-                f.attrs["amplitude_units"] = _AMPLITUDE_UNITS.get(proc.n_final, f"GeV^{4 - 2 * proc.n_final}")
-            f.attrs["schema_version"] = store.manifest["schema_version"]
-            f.attrs["provenance"] = json.dumps(provenance, sort_keys=True, default=str)
-            f.create_dataset("momenta", data=momenta, dtype=np.float64, compression=compression)
-            f.create_dataset(label, data=labels, dtype=np.float64, compression=compression)
-            if include_ids:
-                f.create_dataset(
-                    "point_id", data=table["point_id"].to_pylist(), dtype=h5py.string_dtype(), compression=compression
-                )
-            if statuses != ["ok"]:
-                f.create_dataset(
-                    "status", data=table["status"].to_pylist(), dtype=h5py.string_dtype(), compression=compression
-                )
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    # "w+b": HDF5 reads back what it has written, so the temporary file is opened for reading too
+    with atomic_open(target, "w+b") as fh, h5py.File(fh, "w") as f:
+        f.attrs["process"] = proc.name
+        f.attrs["description"] = proc.description
+        f.attrs["n_particles"] = proc.n_particles
+        f.attrs["momentum_units"] = "GeV"
+        if vector:
+            f.attrs["outputs"] = json.dumps(list(store.outputs or ()))
+        else:
+            f.attrs["amplitude_units"] = _AMPLITUDE_UNITS.get(proc.n_final, f"GeV^{4 - 2 * proc.n_final}")
+        f.attrs["schema_version"] = store.manifest["schema_version"]
+        f.attrs["provenance"] = json.dumps(plain(provenance), sort_keys=True, default=str)
+        f.create_dataset("momenta", data=momenta, dtype=np.float64, compression=compression)
+        f.create_dataset(label, data=labels, dtype=np.float64, compression=compression)
+        if include_ids:
+            f.create_dataset(
+                "point_id", data=table["point_id"].to_pylist(), dtype=h5py.string_dtype(), compression=compression
+            )
+        if statuses != ["ok"]:
+            f.create_dataset(
+                "status", data=table["status"].to_pylist(), dtype=h5py.string_dtype(), compression=compression
+            )
     logger.info("exported %d points of %s to %s", table.num_rows, store.path, target)
     return table.num_rows
 
@@ -438,20 +278,21 @@ def read_npy(
     Raises
     ------
     InterchangeError
-        Naming the file and problem (unreadable, wrong shape, N mismatch, non-finite or negative values).
+        Naming the file and problem (unreadable, wrong shape, N mismatch, non-finite or negative values,
+        unphysical momenta with their rows).
     """
     mp, ap = os.fspath(momenta_path), os.fspath(amplitude_path)
     proc = get_process(process) if isinstance(process, str) else process
-    momenta = _check_momenta(_load_npy(mp), proc, mp)
+    momenta = check_file_momenta(_load_npy(mp), proc, mp)
     values = names = None
     if outputs is None:
-        amplitude = _check_amplitude(_load_npy(ap), momenta.shape[0], ap, mp)
+        amplitude = check_amplitude(_load_npy(ap), momenta.shape[0], ap, mp)
         provenance = {"format": "npy", "momenta_file": os.path.abspath(mp), "amplitude_file": os.path.abspath(ap)}
     else:
         names = tuple(outputs)
         if not names:
             raise InterchangeError(f"{ap}: outputs must name at least one component of the values")
-        values = _check_values(_load_npy(ap), momenta.shape[0], names, ap, mp)
+        values = check_values(_load_npy(ap), momenta.shape[0], names, ap, mp)
         amplitude = np.full(momenta.shape[0], np.nan)
         provenance = {
             "format": "npy",
@@ -484,6 +325,8 @@ def _import(
     batch: int,
     id_prefix: str | None,
     skip_existing: bool,
+    allow_outside_cuts: bool,
+    momenta_where: str,
 ) -> int:
     if data.process != store.process.name:
         raise InterchangeError(f"{data.source}: process {data.process!r} but store has {store.process.name!r}")
@@ -495,6 +338,7 @@ def _import(
         raise InterchangeError(
             f"{data.source}: file has {kind(data.outputs)} but {store.path} holds {kind(store.outputs)}"
         )
+    check_cuts(data, store.process, momenta_where, allow_outside_cuts)
     ids = data.point_ids
     if ids is None:
         stem = re.sub(r"[^A-Za-z0-9_.\-]+", "_", Path(file_name).stem) or "file"
@@ -551,6 +395,7 @@ def import_hdf5(
     amplitude_key: str = "amplitude",
     ids_key: str = "point_id",
     values_key: str = "values",
+    allow_outside_cuts: bool = False,
 ) -> int:
     """Import labelled points from an HDF5 file into ``store`` (oracle name ``"import:<file name>"``).
 
@@ -575,11 +420,22 @@ def import_hdf5(
         Prefix for derived ids instead of the file-based one.
     skip_existing : bool
         Skip points whose id already has an ok label instead of raising.
+    momenta_key, amplitude_key, ids_key, values_key : str
+        Dataset names.
+    allow_outside_cuts : bool
+        Import points outside the process's default cuts (:func:`activeamp.physics.cuts.default_cuts`, those of
+        ``activeamp run``) with a warning saying how many, instead of refusing the file.
 
     Returns
     -------
     int
         Number of points imported.
+
+    Raises
+    ------
+    InterchangeError
+        Naming file, dataset and problem, as :func:`read_hdf5` (unphysical momenta: the rows), and for points
+        outside the default cuts (the rows and the cuts they fail) unless ``allow_outside_cuts``.
     """
     data = read_hdf5(
         path,
@@ -599,6 +455,8 @@ def import_hdf5(
         batch=batch,
         id_prefix=id_prefix,
         skip_existing=skip_existing,
+        allow_outside_cuts=allow_outside_cuts,
+        momenta_where=f"{os.fspath(path)}:/{momenta_key}",
     )
 
 
@@ -612,11 +470,14 @@ def import_npy(
     batch: int = 0,
     id_prefix: str | None = None,
     skip_existing: bool = False,
+    allow_outside_cuts: bool = False,
 ) -> int:
     """Import a momenta/amplitude ``.npy`` pair (see :func:`read_npy`) into ``store`` as labelled points.
 
     The oracle name is ``"import:<momenta file name>"``; ids are derived as in :func:`import_hdf5`. For a vector
-    store the second file holds the values ``(N, K)``, columns in the order of :attr:`ShardStore.outputs`.
+    store the second file holds the values ``(N, K)``, columns in the order of :attr:`ShardStore.outputs`. The
+    momenta must be physical and, unless ``allow_outside_cuts``, inside the process's default cuts (as in
+    :func:`import_hdf5`).
 
     Returns
     -------
@@ -633,4 +494,6 @@ def import_npy(
         batch=batch,
         id_prefix=id_prefix,
         skip_existing=skip_existing,
+        allow_outside_cuts=allow_outside_cuts,
+        momenta_where=os.fspath(momenta_path),
     )

@@ -11,11 +11,8 @@ from tqdm.auto import tqdm
 
 from activeamp.data.store import PointSet, ShardStore
 from oracles.base import Oracle, OracleError, OracleInputError, OracleResult
-from oracles.vvamp import VectorOracle, VectorOracleResult
 
 __all__ = [
-    "AnyOracle",
-    "AnyResult",
     "LabelReport",
     "check_outputs",
     "evaluate_isolating",
@@ -23,10 +20,6 @@ __all__ = [
     "label_store",
     "make_result",
 ]
-
-#: A scalar |M|² oracle or a vector-valued one (e.g. VVAMP form-factor coefficients).
-AnyOracle = Oracle | VectorOracle
-AnyResult = OracleResult | VectorOracleResult
 
 logger = logging.getLogger(__name__)
 
@@ -59,22 +52,16 @@ class LabelReport:
         return self.n_points / self.seconds if self.seconds > 0 else float("nan")
 
 
-def make_result(values: np.ndarray, ok: np.ndarray, reasons: tuple[str, ...]) -> AnyResult:
+def make_result(values: np.ndarray, ok: np.ndarray, reasons: tuple[str, ...]) -> OracleResult:
     """The result record for values ``(N,)`` (a scalar oracle) or ``(N, K)`` (a vector oracle)."""
     values = np.asarray(values, dtype=np.float64)
-    if values.ndim == 2:
-        return VectorOracleResult(values=values, ok=np.asarray(ok, dtype=bool), reasons=tuple(reasons))
     return OracleResult(values=values, ok=np.asarray(ok, dtype=bool), reasons=tuple(reasons))
 
 
-def failed_result(n: int, reason: str, n_outputs: int | None = None) -> AnyResult:
+def failed_result(n: int, reason: str, n_outputs: int | None = None) -> OracleResult:
     """``n`` failed points with ``reason``; values ``(n,)``, or ``(n, n_outputs)`` for a vector oracle."""
     shape = (n,) if n_outputs is None else (n, n_outputs)
     return make_result(np.full(shape, np.nan), np.zeros(n, dtype=bool), (reason,) * n)
-
-
-def _n_outputs(oracle: AnyOracle) -> int | None:
-    return oracle.n_outputs if isinstance(oracle, VectorOracle) else None
 
 
 def check_outputs(store: ShardStore, outputs: tuple[str, ...] | None, oracle_name: str) -> None:
@@ -88,7 +75,7 @@ def check_outputs(store: ShardStore, outputs: tuple[str, ...] | None, oracle_nam
         raise ValueError(f"store {store.path} holds {have}, but oracle {oracle_name!r} returns {want}")
 
 
-def evaluate_isolating(oracle: AnyOracle, momenta: np.ndarray) -> AnyResult:
+def evaluate_isolating(oracle: Oracle, momenta: np.ndarray) -> OracleResult:
     """Evaluate a batch; if the oracle rejects it as a whole, retry point by point to find the culprits.
 
     A batch-level :class:`OracleInputError` (an unphysical point) or :class:`OracleError` (a library
@@ -97,14 +84,14 @@ def evaluate_isolating(oracle: AnyOracle, momenta: np.ndarray) -> AnyResult:
 
     Parameters
     ----------
-    oracle : Oracle or VectorOracle
+    oracle : Oracle
         The oracle.
     momenta : numpy.ndarray
         Shape ``(N, n_particles, 4)`` [GeV].
 
     Returns
     -------
-    OracleResult or VectorOracleResult
+    OracleResult
         Values ``(N,)``, or ``(N, K)`` for a vector oracle.
     """
     try:
@@ -112,7 +99,7 @@ def evaluate_isolating(oracle: AnyOracle, momenta: np.ndarray) -> AnyResult:
     except (OracleInputError, OracleError) as err:
         if len(momenta) == 1:
             kind = "invalid input" if isinstance(err, OracleInputError) else "oracle error"
-            return failed_result(1, f"{kind}: {err}", _n_outputs(oracle))
+            return failed_result(1, f"{kind}: {err}", oracle.n_outputs)
         logger.info("batch of %d points failed (%s); evaluating point by point", len(momenta), err)
     parts = [evaluate_isolating(oracle, momenta[i : i + 1]) for i in range(len(momenta))]
     return make_result(
@@ -124,7 +111,7 @@ def evaluate_isolating(oracle: AnyOracle, momenta: np.ndarray) -> AnyResult:
 
 def label_store(
     store: ShardStore,
-    oracle: AnyOracle,
+    oracle: Oracle,
     *,
     split: str | None = None,
     batch_size: int = 1024,
@@ -141,8 +128,8 @@ def label_store(
     ----------
     store : ShardStore
         Store whose process must match the oracle's (a vector store for a vector oracle, with its outputs).
-    oracle : Oracle or VectorOracle
-        The oracle (evaluated in this process).
+    oracle : Oracle
+        The oracle (evaluated in this process), scalar or vector.
     split : str, optional
         Only label points of this split.
     batch_size : int
@@ -158,7 +145,7 @@ def label_store(
         raise ValueError(
             f"oracle {oracle.name!r} computes {oracle.process.name}, but store {store.path} holds {store.process.name}"
         )
-    check_outputs(store, tuple(oracle.output_names) if isinstance(oracle, VectorOracle) else None, oracle.name)
+    check_outputs(store, oracle.outputs, oracle.name)
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     todo: PointSet = store.unlabelled(split, include_failed=retry_failed, limit=limit)
@@ -172,7 +159,9 @@ def label_store(
             store.append_labels(
                 todo.ids[sl],
                 todo.momenta[sl],
-                result,
+                result.values,
+                ok=result.ok,
+                reasons=result.reasons,
                 oracle=oracle.name,
                 provenance=provenance,
                 split=todo.split[sl],

@@ -26,7 +26,8 @@ class AcquisitionConfig:
     n_candidates : int
         Candidate pool drawn from the phase-space sampler per round (much larger than the batch).
     batch_size : int
-        Points sent to the oracle per round.
+        Points selected from the candidates and labelled per round (the oracle pool sends them in calls of
+        ``pool.batch_size`` points).
     score : {"absolute", "relative", "mixed"}
         σ_tot (as the paper's performance boosting ranks points), σ_tot/⟨A⟩, or the geometric mix
         σ_tot^(1−w) · (σ_tot/⟨A⟩)^w with ``w = mix``.

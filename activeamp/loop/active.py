@@ -19,8 +19,8 @@ import logging
 import math
 import os
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,23 +30,16 @@ import yaml
 from tqdm.auto import tqdm
 
 from activeamp.atomic import write_atomic
-from activeamp.config import ConfigError, from_dict, load_config, to_dict
-from activeamp.data.dataset import OracleConfig, PhaseSpaceConfig, sample_into_store, work_item_rng
+from activeamp.config import ConfigError, to_dict
+from activeamp.data.dataset import sample_into_store, work_item_rng
 from activeamp.data.store import ShardStore, make_point_ids
-from activeamp.loop.acquisition import AcquisitionConfig, score, select, standardise
+from activeamp.loop.acquisition import score, select, standardise
 from activeamp.loop.cluster import connect
-from activeamp.loop.pool import OraclePool, PoolConfig, PoolReport
-from activeamp.loop.trainer import TrainerConfig, TrainOutcome, trainer_actor
-from activeamp.surrogate.boosting import BoostingSchedule
-from activeamp.surrogate.metrics import (
-    Metrics,
-    VectorMetrics,
-    evaluate_prediction,
-    evaluate_vector_prediction,
-    write_metrics_json,
-)
+from activeamp.loop.pool import OraclePool, PoolReport
+from activeamp.loop.settings import ActiveConfig, Budget, resume_config
+from activeamp.loop.trainer import TrainOutcome, trainer_actor
+from activeamp.surrogate.metrics import Metrics, evaluate_prediction, write_metrics_json
 from activeamp.surrogate.prediction import Prediction
-from activeamp.surrogate.surrogate import SurrogateConfig
 
 __all__ = ["ActiveConfig", "ActiveLearner", "Budget", "RoundStatus"]
 
@@ -58,108 +51,12 @@ _PROGRESS_EVERY_S = 10.0  # seconds between the training progress lines of a rou
 _CANDIDATE_BATCH, _SELECTED_BATCH, _SELECTION_RNG = 0, 1, 2
 
 
-@dataclass(frozen=True)
-class Budget:
-    """When the loop stops (whichever comes first; 0 disables a limit).
-
-    Attributes
-    ----------
-    max_rounds : int
-        Active rounds after the initial training (round 0).
-    max_oracle_calls : int
-        Points labelled for training and validation (the frozen test set is a fixed cost, reported apart).
-    max_wall_seconds : float
-        Wall time of the run, summed over resumes.
-    target_precision : float
-        Stop once the test set's 68% half-width of Δ = A_NN/A_true − 1 is at or below this.
-    """
-
-    max_rounds: int = 3
-    max_oracle_calls: int = 0
-    max_wall_seconds: float = 0.0
-    target_precision: float = 0.0
-
-    def __post_init__(self) -> None:
-        for name in ("max_rounds", "max_oracle_calls", "max_wall_seconds", "target_precision"):
-            if getattr(self, name) < 0:
-                raise ConfigError(f"budget.{name}: must be >= 0, got {getattr(self, name)}")
-
-
-def _default_surrogate() -> SurrogateConfig:
-    """The precise default surrogate (:class:`SurrogateConfig`), round 0 trained for 20 000 optimiser steps."""
-    return SurrogateConfig(max_steps=20_000, n_weight_samples=30)
-
-
-def _default_trainer() -> TrainerConfig:
-    """A trainer with 2 CPUs (threads); warm-start rounds of 10 000 steps, each a new warm-up + cosine stage."""
-    return TrainerConfig(num_cpus=2.0, round_epochs=100_000, round_steps=10_000)
-
-
-def _default_acquisition() -> AcquisitionConfig:
-    return AcquisitionConfig(n_candidates=50_000, batch_size=4000)
-
-
-@dataclass(frozen=True)
-class ActiveConfig:
-    """Everything an active-learning run needs; load with :meth:`from_yaml` / :meth:`from_dict`.
-
-    Attributes
-    ----------
-    seed : int
-        Run seed: candidates, selections and point ids of (round, batch) derive from it, never from
-        the number of workers.
-    n_initial, n_validation, n_test : int
-        Points of round 0: initial training set, validation set (convergence monitor), frozen test set.
-    address : str, optional
-        Ray cluster address; default ``RAY_ADDRESS`` or a local instance started for the run.
-    plots : bool
-        Write the plots of the final report.
-    """
-
-    seed: int = 1234
-    phasespace: PhaseSpaceConfig = field(default_factory=PhaseSpaceConfig)
-    oracle: OracleConfig = field(default_factory=OracleConfig)
-    n_initial: int = 8000
-    n_validation: int = 2000
-    n_test: int = 10000
-    pool: PoolConfig = field(default_factory=PoolConfig)
-    surrogate: SurrogateConfig = field(default_factory=_default_surrogate)
-    boosting: BoostingSchedule | None = None
-    trainer: TrainerConfig = field(default_factory=_default_trainer)
-    acquisition: AcquisitionConfig = field(default_factory=_default_acquisition)
-    budget: Budget = field(default_factory=Budget)
-    address: str | None = None
-    plots: bool = True
-
-    def __post_init__(self) -> None:
-        if self.n_initial < 10:
-            raise ConfigError(f"n_initial: must be >= 10, got {self.n_initial}")
-        if self.n_test < 10:
-            raise ConfigError(f"n_test: must be >= 10 (the frozen test set), got {self.n_test}")
-        if self.n_validation < 0 or self.seed < 0:
-            raise ConfigError("n_validation and seed must be >= 0")
-        if self.phasespace.is_vv and self.acquisition.sampler != "uniform":
-            raise ConfigError(
-                f"acquisition.sampler: {self.phasespace.process} candidates come from the VV map; use 'uniform'"
-            )
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any], *, where: str = "") -> ActiveConfig:
-        """Validated config from a mapping (e.g. parsed YAML with overrides applied)."""
-        return from_dict(cls, data, where=where)
-
-    @classmethod
-    def from_yaml(cls, path: str | Path, overrides: list[str] | None = None) -> ActiveConfig:
-        """Config from a YAML file with optional ``KEY=VALUE`` overrides."""
-        return load_config(cls, path, overrides or [])
-
-
-def _top1(metrics: Metrics | VectorMetrics) -> tuple[float, float]:
+def _top1(metrics: Metrics) -> tuple[float, float]:
     """Top-1 % half-width and 68 % quantile of |Δ| (vector metrics: the worst output of each)."""
-    if isinstance(metrics, Metrics):
-        return metrics.delta_top1.half_width_68, metrics.delta_top1.abs_68
-    per_output = metrics.per_output.values()
-    return max(m.delta_top1.half_width_68 for m in per_output), max(m.delta_top1.abs_68 for m in per_output)
+    return (
+        max(m.delta_top1.half_width_68 for m in metrics.records),
+        max(m.delta_top1.abs_68 for m in metrics.records),
+    )
 
 
 @dataclass(frozen=True)
@@ -180,7 +77,7 @@ class RoundStatus:
         The same for the top 1% of test points by amplitude (vector oracles: by |output|, worst output).
     accuracy_top1 : float
         68% quantile of |Δ| for the top 1% (counts a bias, which the half-width does not).
-    metrics : Metrics or VectorMetrics
+    metrics : Metrics
         All test-set metrics (per output for a vector-valued oracle).
     wall_seconds : float
         Run wall time so far (summed over resumes).
@@ -196,7 +93,7 @@ class RoundStatus:
     precision: float
     precision_top1: float
     accuracy_top1: float
-    metrics: Metrics | VectorMetrics
+    metrics: Metrics
     wall_seconds: float
     train: TrainOutcome
     pool: PoolReport | None
@@ -204,9 +101,7 @@ class RoundStatus:
     @property
     def median_top1(self) -> float:
         """Median Δ of the top 1 % (its bias; vector oracles: of the output with the largest |Δ| quantile)."""
-        if isinstance(self.metrics, Metrics):
-            return self.metrics.delta_top1.median
-        worst = max(self.metrics.per_output.values(), key=lambda m: m.delta_top1.abs_68)
+        worst = max(self.metrics.records, key=lambda m: m.delta_top1.abs_68)
         return worst.delta_top1.median
 
     def to_dict(self) -> dict[str, Any]:
@@ -283,10 +178,7 @@ class ActiveLearner:
         ``overrides`` may change the budget (e.g. ``budget.max_rounds=10``) to extend a finished run.
         """
         run_dir = Path(run_dir)
-        config_path = run_dir / "config.yaml"
-        if not config_path.exists():
-            raise FileNotFoundError(f"{run_dir}: not a run folder (config.yaml missing)")
-        config = ActiveConfig.from_yaml(config_path, overrides)
+        config = resume_config(run_dir, overrides)
         learner = cls(config, run_dir, callback=callback, progress=progress)
         state_path = run_dir / "state.json"
         if state_path.exists():
@@ -294,9 +186,17 @@ class ActiveLearner:
         return learner
 
     def _prepare_folder(self) -> None:
+        """Write ``config.yaml`` atomically; a resume that changed it keeps the previous one as
+        ``config.previous.yaml``."""
         self.run_dir.mkdir(parents=True, exist_ok=True)
         text = yaml.safe_dump(to_dict(self.config), sort_keys=False).encode()
-        write_atomic(self.run_dir / "config.yaml", text)
+        path = self.run_dir / "config.yaml"
+        if path.exists():
+            old = path.read_bytes()
+            if old == text:
+                return
+            write_atomic(self.run_dir / "config.previous.yaml", old)
+        write_atomic(path, text)
 
     def _start(self) -> ShardStore:
         self._prepare_folder()
@@ -540,11 +440,9 @@ class ActiveLearner:
                 logger.info("training: %s", line)
 
     @staticmethod
-    def _evaluate(store: ShardStore, prediction: Prediction, truth: np.ndarray) -> Metrics | VectorMetrics:
+    def _evaluate(store: ShardStore, prediction: Prediction, truth: np.ndarray) -> Metrics:
         """Test-set metrics: Δ of |M|², or per-output floored relative deviations for a vector store."""
-        if store.outputs is None:
-            return evaluate_prediction(prediction, truth)
-        return evaluate_vector_prediction(prediction, truth, store.outputs)
+        return evaluate_prediction(prediction, truth, store.outputs)
 
     def _commit_round(self, status: RoundStatus) -> None:
         """Checkpoint, metrics, then ``state.json`` (the commit point of the round)."""
@@ -579,7 +477,7 @@ class ActiveLearner:
     # --------------------------------------------------------------------------------------- reporting
 
     def _final_report(self, store: ShardStore, x_test: np.ndarray, a_test: np.ndarray) -> None:
-        from activeamp.report.plots import observables_for, write_report, write_vector_report
+        from activeamp.report.plots import amplitude_unit, observables_for, write_report
 
         # rounds committed before the median was recorded have 4 entries
         curve = [list(point) + [math.nan] * (5 - len(point)) for point in self.state.get("curve", [])]
@@ -608,22 +506,13 @@ class ActiveLearner:
             "all test points: 68% half-width of Δ": [(c, p) for c, p, _, _, _ in curve],
             "top 1% by amplitude: 68% quantile of |Δ|": [(c, u) for c, _, _, u, _ in curve],
         }
-        if store.outputs is not None:
-            write_vector_report(
-                self.run_dir / "plots",
-                prediction,
-                a_test,
-                store.outputs,
-                observables_for(x_test, store.process),
-                history,
-                precision_curves=curves,
-            )
-            return
         write_report(
             self.run_dir / "plots",
             prediction,
             a_test,
             observables_for(x_test, store.process),
             history,
+            outputs=store.outputs,
             precision_curves=curves,
+            amplitude_unit=amplitude_unit(store.process),
         )

@@ -5,11 +5,20 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import ray
 
-__all__ = ["ClusterError", "LOCAL_ENVIRONMENT", "check_resources", "connect", "has_gpus", "wait_ready"]
+__all__ = [
+    "ClusterError",
+    "LOCAL_ENVIRONMENT",
+    "check_resources",
+    "connect",
+    "has_gpus",
+    "package_runtime_env",
+    "wait_ready",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +51,12 @@ def connect(address: str | None = None, *, num_cpus: int | None = None, quiet: b
     address = address or os.environ.get("RAY_ADDRESS") or None
     if address is not None and address != "local":
         logger.info("connecting to the Ray cluster at %s", address)
-        ray.init(address=address, log_to_driver=not quiet, logging_level=logging.WARNING)
+        ray.init(
+            address=address,
+            log_to_driver=not quiet,
+            logging_level=logging.WARNING,
+            runtime_env=package_runtime_env(),
+        )
         return False
     for key, value in LOCAL_ENVIRONMENT.items():
         os.environ.setdefault(key, value)
@@ -53,8 +67,27 @@ def connect(address: str | None = None, *, num_cpus: int | None = None, quiet: b
         include_dashboard=False,
         log_to_driver=not quiet,
         logging_level=logging.WARNING,
+        runtime_env=package_runtime_env(),
     )
     return True
+
+
+def package_runtime_env() -> dict[str, Any]:
+    """The job's runtime environment: workers import the installed ``activeamp`` and ``oracles`` first.
+
+    Ray puts the driver's working directory on every worker's ``sys.path`` (unless a ``working_dir`` is
+    uploaded, which this project never does). A folder named ``activeamp`` there — for example the clone
+    itself, seen from the folder that contains it — would shadow the package in the actors. The folders that
+    hold the imported packages go on the workers' ``PYTHONPATH`` (before the user's own entries): a regular
+    package found on the path takes precedence over a namespace folder of the same name, wherever the driver
+    was started. No ``working_dir`` and no ``py_modules``: the same installation is expected on every node.
+    """
+    import activeamp
+    import oracles
+
+    roots = [str(Path(module.__file__).resolve().parents[1]) for module in (activeamp, oracles)]
+    user = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    return {"env_vars": {"PYTHONPATH": os.pathsep.join(dict.fromkeys(roots + user))}}
 
 
 class ClusterError(RuntimeError):

@@ -1,15 +1,16 @@
 """Data-parallel surrogate training on Ray Train: ``TorchTrainer`` workers whose gradients are all-reduced.
 
 Every worker receives the full training set through the object store, builds the same :class:`Surrogate`
-(same seed, same preprocessing fitted on all points, or the same warm-start state) and trains on its part of
-every global batch (:class:`activeamp.surrogate.surrogate.DataParallel`): gradients are summed with
-``torch.distributed`` (gloo on CPU, NCCL on GPU; Ray Train sets up the process group), so the workers take
-identical optimiser steps and stop at the same epoch. Rank 0 reports per-epoch metrics and, at the end, a
-checkpoint (the :meth:`Surrogate.save` file) that the driver reads back in the format of
-:func:`activeamp.loop.trainer.state_to_bytes`.
+(same seed, same preprocessing fitted on all points, or the same warm-start state) and runs
+:func:`activeamp.surrogate.fitting.fit_and_boost` on its part of every global batch
+(:class:`activeamp.surrogate.surrogate.DataParallel`): gradients are summed with ``torch.distributed`` (gloo on
+CPU, NCCL on GPU; Ray Train sets up the process group), so the workers take identical optimiser steps and stop
+at the same epoch. Rank 0 reports per-epoch metrics and, at the end, a checkpoint (the :meth:`Surrogate.save`
+file) that the driver reads back in the format of :func:`activeamp.surrogate.fitting.state_to_bytes`.
 
-:class:`DataParallelTrainer` has the interface of :class:`activeamp.loop.trainer.SurrogateTrainer` used by
-:class:`activeamp.loop.active.ActiveLearner`; it trains through Ray Train and keeps the result for predictions.
+:class:`DataParallelTraining` is the data-parallel training strategy of the trainer
+(:class:`activeamp.loop.trainer.SurrogateTrainer`, chosen by ``trainer.data_parallel_workers``); this module
+imports nothing from the trainer.
 
 ``storage_path`` must be reachable from every node that runs a worker and from the driver (a shared file
 system or a cloud URI on a real cluster; any local directory on a single machine).
@@ -17,7 +18,6 @@ system or a cloud URI on a real cluster; any local directory on a single machine
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import os
@@ -25,22 +25,22 @@ import tempfile
 import time
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import torch
 
-from activeamp.loop.trainer import SurrogateTrainer, TrainerConfig, TrainOutcome, state_from_bytes, state_to_bytes
-from activeamp.surrogate.boosting import BoostingSchedule, run_boosting
-from activeamp.surrogate.surrogate import Callback, DataParallel, Surrogate, SurrogateConfig
+from activeamp.jsonio import dumps, plain
+from activeamp.surrogate.boosting import BoostingSchedule
+from activeamp.surrogate.fitting import FitOutcome, FitTask, fit_and_boost, state_from_bytes, state_to_bytes
+from activeamp.surrogate.surrogate import DataParallel, Surrogate, SurrogateConfig
 
 __all__ = [
     "CHECKPOINT_FILE",
     "DataParallelResult",
-    "DataParallelTrainer",
-    "fit_on_worker",
+    "DataParallelTraining",
     "run_data_parallel",
     "train_data_parallel",
     "torch_all_reduce",
@@ -61,8 +61,8 @@ class DataParallelResult:
     Attributes
     ----------
     state : bytes
-        The trained surrogate (:func:`activeamp.loop.trainer.state_to_bytes` format, loadable with
-        :func:`activeamp.loop.trainer.state_from_bytes`; the same bytes as a :meth:`Surrogate.save` file).
+        The trained surrogate (:func:`activeamp.surrogate.fitting.state_to_bytes` format, loadable with
+        :func:`activeamp.surrogate.fitting.state_from_bytes`; the same bytes as a :meth:`Surrogate.save` file).
     metrics : dict
         Rank 0's final metrics: ``epoch`` (total), ``epochs`` (this run), ``train_loss``, ``val_loss``
         (with a validation set), ``converged``, ``n_train``, ``n_eff``, ``n_workers``, ``device``, ``seconds``.
@@ -70,6 +70,8 @@ class DataParallelResult:
         Shape ``(N,)`` int64: boosting multiplicities after the run (the input weights without boosting).
     boosting : tuple of dict
         Boosting-round records (see :func:`activeamp.surrogate.boosting.run_boosting`).
+    seconds : float
+        Wall time of the run seen by the driver (s), Ray Train start-up included.
     checkpoint_path : str
         Where Ray Train stored the checkpoint (under ``storage_path``).
     """
@@ -78,6 +80,7 @@ class DataParallelResult:
     metrics: dict[str, Any]
     multiplicities: np.ndarray
     boosting: tuple[dict[str, Any], ...]
+    seconds: float
     checkpoint_path: str
 
 
@@ -86,100 +89,9 @@ def torch_all_reduce(tensor: torch.Tensor) -> None:
     torch.distributed.all_reduce(tensor, op=torch.distributed.ReduceOp.SUM)
 
 
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, (np.floating, np.integer, np.bool_)):
-        return value.item()
-    return value
-
-
-def fit_on_worker(
-    surrogate: Surrogate,
-    x: np.ndarray,
-    amplitudes: np.ndarray,
-    x_val: np.ndarray | None = None,
-    a_val: np.ndarray | None = None,
-    *,
-    data_parallel: DataParallel,
-    weights: np.ndarray | None = None,
-    max_epochs: int | None = None,
-    max_steps: int | None = None,
-    boosting: BoostingSchedule | None = None,
-    callback: Callback | None = None,
-) -> tuple[np.ndarray, tuple[dict[str, Any], ...]]:
-    """What every worker of a data-parallel run does, under any process group (Ray Train, torchrun, ...).
-
-    Trains one stage with :class:`~activeamp.surrogate.surrogate.DataParallel` set, then runs the boosting rounds.
-    Every worker must call it with an identical surrogate and the same arguments apart from
-    ``data_parallel.rank``.
-
-    Parameters
-    ----------
-    surrogate : Surrogate
-        Trained in place: a fresh one built from the same config on every worker (same seed: identical
-        initialisation; the preprocessing is fitted on all points) or one warm-started from the same state.
-    x, amplitudes : numpy.ndarray
-        ALL training points, ``(N, n, 4)`` momenta [GeV] or ``(N, d)`` features, and ``(N,)`` targets.
-    x_val, a_val : numpy.ndarray, optional
-        Validation set (every worker evaluates its share).
-    data_parallel : DataParallel
-        This worker's rank, the world size and the all-reduce.
-    weights : numpy.ndarray, optional
-        ``(N,)`` multiplicities (default all 1).
-    max_epochs, max_steps : int, optional
-        Epoch and optimiser-step limits of the stage (default ``config.max_epochs`` / ``config.max_steps``). A
-        wall-time limit (``config.max_seconds``) is refused: each worker's clock would set its own schedule.
-    boosting : BoostingSchedule, optional
-        Boosting rounds after the stage; the pulls are computed on every worker with the same network and
-        seeds, so all workers raise the same multiplicities.
-    callback : callable, optional
-        ``callback(epoch, metrics)`` after every epoch, on every worker.
-
-    Returns
-    -------
-    tuple
-        The final ``(N,)`` multiplicities and the boosting records (``surrogate.data_parallel`` is unset again).
-    """
-    n = np.ones(len(amplitudes), dtype=np.int64) if weights is None else np.asarray(weights)
-    if surrogate.config.max_seconds > 0:
-        raise ValueError(
-            "surrogate.max_seconds: data-parallel workers cannot share a wall-time schedule; "
-            "limit the stage by max_steps or max_epochs"
-        )
-    surrogate.data_parallel = data_parallel
-    try:
-        surrogate.fit(
-            x,
-            amplitudes,
-            weights=n,
-            x_val=x_val,
-            a_val=a_val,
-            callback=callback,
-            progress=False,
-            new_stage=True,
-            max_epochs=max_epochs,
-            max_steps=max_steps,
-        )
-        records: tuple[dict[str, Any], ...] = ()
-        if boosting is not None and boosting.steps:
-            result = run_boosting(
-                surrogate,
-                x,
-                amplitudes,
-                boosting,
-                multiplicities=n,
-                x_val=x_val,
-                a_val=a_val,
-                callback=callback,
-                progress=False,
-            )
-            n, records = result.multiplicities, result.history
-    finally:
-        surrogate.data_parallel = None
-    return n, records
-
-
 def _train_loop_per_worker(config: dict[str, Any]) -> None:
-    """Body of every Ray Train worker: :func:`fit_on_worker`, then rank 0 reports the checkpoint."""
+    """Body of every Ray Train worker: :func:`~activeamp.surrogate.fitting.fit_and_boost` in the worker group,
+    then rank 0 reports the checkpoint."""
     import ray
     import ray.train
     import ray.train.torch
@@ -194,8 +106,7 @@ def _train_loop_per_worker(config: dict[str, Any]) -> None:
     if config["initial_state"] is not None:
         surrogate = state_from_bytes(ray.get(config["initial_state"]), device=device)
     else:
-        surrogate = Surrogate(dataclasses.replace(config["surrogate"], device=device))
-    first_epoch = surrogate.epoch
+        surrogate = Surrogate(replace(config["surrogate"], device=device))
     interval = config["report_interval_s"]
     last_report = [time.monotonic()]
 
@@ -208,30 +119,31 @@ def _train_loop_per_worker(config: dict[str, Any]) -> None:
             if not due.item():
                 return
         last_report[0] = time.monotonic()
-        ray.train.report({"epoch": epoch, **{k: _json_safe(v) for k, v in metrics.items()}})
+        ray.train.report(plain({"epoch": epoch, **metrics}))
 
-    n, records = fit_on_worker(
+    fitted = fit_and_boost(
         surrogate,
         x,
         a,
-        x_val,
-        a_val,
-        data_parallel=DataParallel(rank, world, torch_all_reduce),
-        weights=weights,
-        max_epochs=config["max_epochs"],
-        max_steps=config.get("max_steps"),
+        multiplicities=weights,
+        x_val=x_val,
+        a_val=a_val,
         boosting=config["boosting"],
+        max_epochs=config["max_epochs"],
+        max_steps=config["max_steps"],
         callback=report,
+        progress=False,
+        data_parallel=DataParallel(rank, world, torch_all_reduce),
     )
     last = surrogate.history[-1] if surrogate.history else {}
     final = {
         "epoch": surrogate.epoch,
-        "epochs": surrogate.epoch - first_epoch,
+        "epochs": fitted.epochs,
         "train_loss": last.get("train_loss"),
         "val_loss": last.get("val_loss"),
         "converged": bool(surrogate.stage["converged"]) if surrogate.stage else False,
         "n_train": len(a),
-        "n_eff": float(np.sum(n)),
+        "n_eff": fitted.n_eff,
         "n_workers": world,
         "device": device,
         "seconds": time.perf_counter() - start,
@@ -240,10 +152,10 @@ def _train_loop_per_worker(config: dict[str, Any]) -> None:
         checkpoint = None
         if rank == 0:
             surrogate.save(Path(tmp) / CHECKPOINT_FILE)
-            np.save(Path(tmp) / _MULTIPLICITY_FILE, np.asarray(n))
-            (Path(tmp) / _BOOSTING_FILE).write_text(json.dumps([dict(r) for r in records], default=_json_safe))
+            np.save(Path(tmp) / _MULTIPLICITY_FILE, np.asarray(fitted.multiplicities))
+            (Path(tmp) / _BOOSTING_FILE).write_text(dumps(list(fitted.boosting)))
             checkpoint = ray.train.Checkpoint.from_directory(tmp)
-        ray.train.report(final, checkpoint=checkpoint)
+        ray.train.report(plain(final), checkpoint=checkpoint)
 
 
 def run_data_parallel(
@@ -272,7 +184,8 @@ def run_data_parallel(
     ----------
     surrogate : SurrogateConfig or mapping
         Architecture and training settings (ignored apart from the device when ``initial_state`` is given:
-        the state carries its own config). ``batch_size`` is the GLOBAL batch, split over the workers.
+        the state carries its own config). Its ``batch_size`` (points per optimiser step) is the GLOBAL batch:
+        each worker takes ``batch_size / n_workers`` points of every step.
     x : numpy.ndarray
         Training inputs: ``(N, n, 4)`` momenta [GeV] or ``(N, d)`` features.
     amplitudes : numpy.ndarray
@@ -286,7 +199,8 @@ def run_data_parallel(
     use_gpu : bool
         One GPU per worker (NCCL) instead of CPU workers (gloo).
     initial_state : bytes, optional
-        Warm start from :func:`activeamp.loop.trainer.state_to_bytes` output (network, optimiser, preprocessing).
+        Warm start from :func:`activeamp.surrogate.fitting.state_to_bytes` output (network, optimiser,
+        preprocessing).
     weights : numpy.ndarray, optional
         Shape ``(N,)``: multiplicities ``n_j`` (default all 1); the KL is normalised to the global Σ n_j.
     max_epochs, max_steps : int, optional
@@ -358,6 +272,7 @@ def run_data_parallel(
         run_config=RunConfig(name=run_name, storage_path=storage, checkpoint_config=CheckpointConfig(num_to_keep=1)),
     )
     logger.info("data-parallel training on %d %s workers (%s)", n_workers, "GPU" if use_gpu else "CPU", run_name)
+    start = time.perf_counter()
     result = trainer.fit()
     if result.checkpoint is None:
         raise RuntimeError(f"Ray Train run {run_name!r} finished without a checkpoint (see {storage})")
@@ -372,7 +287,8 @@ def run_data_parallel(
         metrics.get("train_loss"),
         metrics.get("seconds", float("nan")),
     )
-    return DataParallelResult(state, metrics, multiplicities, records, result.checkpoint.path)
+    seconds = time.perf_counter() - start
+    return DataParallelResult(state, metrics, multiplicities, records, seconds, result.checkpoint.path)
 
 
 def train_data_parallel(
@@ -392,8 +308,8 @@ def train_data_parallel(
 ) -> tuple[bytes, dict[str, Any]]:
     """Data-parallel training; returns the trained state (bytes) and rank 0's final metrics.
 
-    The bytes are the checkpoint format of :func:`activeamp.loop.trainer.state_to_bytes` (load with
-    :func:`activeamp.loop.trainer.state_from_bytes`, or write them to a file and use :meth:`Surrogate.load`).
+    The bytes are the checkpoint format of :func:`activeamp.surrogate.fitting.state_to_bytes` (load with
+    :func:`activeamp.surrogate.fitting.state_from_bytes`, or write them to a file and use :meth:`Surrogate.load`).
     Parameters as in :func:`run_data_parallel` (``options``: its remaining keyword arguments).
     """
     result = run_data_parallel(
@@ -413,116 +329,99 @@ def train_data_parallel(
     return result.state, result.metrics
 
 
-class DataParallelTrainer(SurrogateTrainer):
-    """Drop-in for :class:`activeamp.loop.trainer.SurrogateTrainer` that trains through Ray Train.
+class DataParallelTraining:
+    """Training strategy of the trainer: :func:`~activeamp.surrogate.fitting.fit_and_boost` on Ray Train workers.
 
-    Each :meth:`train` call runs one ``TorchTrainer`` (the warm-start stage and the boosting rounds inside
-    the same workers) and keeps the resulting surrogate here for :meth:`predict`. Boosting multiplicities
-    are remembered per point id, as in :class:`~activeamp.loop.trainer.SurrogateTrainer`.
+    :class:`activeamp.loop.trainer.SurrogateTrainer` uses it when ``trainer.data_parallel_workers > 0``. Each
+    :meth:`train` call runs one ``TorchTrainer`` (the stage and the boosting rounds inside the same workers,
+    :func:`run_data_parallel`) and returns the surrogate rebuilt from rank 0's checkpoint.
 
     Parameters
     ----------
-    surrogate : SurrogateConfig or mapping
-        The surrogate; its ``device`` is where this object predicts.
-    boosting : BoostingSchedule, optional
-        Boosting schedule run after each round's training.
-    config : TrainerConfig, optional
-        ``round_epochs`` and ``torch_threads`` are used; ``num_gpus`` ("auto" or a number) decides whether
-        the workers use GPUs unless ``use_gpu`` is given; ``data_parallel_workers`` (when the lead's
-        :class:`TrainerConfig` has it and it is > 0) is the default of ``n_workers``.
-    n_workers : int, optional
-        Ray Train workers (default: ``config.data_parallel_workers`` or 2).
-    use_gpu : bool or "auto", optional
-        GPU workers; "auto": when the cluster has a GPU per worker.
+    n_workers : int
+        Ray Train workers (processes), e.g. one per GPU.
+    use_gpu : bool or "auto"
+        GPU workers; ``"auto"``: when the cluster has a GPU per worker.
     storage_path : str or path-like, optional
-        Ray Train storage (default: a temporary directory; on a multi-node cluster give shared storage).
+        Ray Train storage (default: a temporary directory made at the first :meth:`train`; on a multi-node
+        cluster give shared storage).
     resources_per_worker : mapping, optional
         See :func:`run_data_parallel`.
+    torch_threads : int
+        Torch intra-op threads per worker (0: torch's default).
     """
 
-    def progress(self) -> str | None:
-        """No line: the Ray Train workers hold the surrogate while they train."""
-        return None
+    #: The trainer's own surrogate is idle while the workers train: no progress lines.
+    live_progress = False
 
     def __init__(
         self,
-        surrogate: SurrogateConfig | Mapping[str, Any],
-        boosting: BoostingSchedule | None = None,
-        config: TrainerConfig | None = None,
+        n_workers: int = 2,
         *,
-        n_workers: int | None = None,
-        use_gpu: bool | Literal["auto"] | None = None,
+        use_gpu: bool | Literal["auto"] = "auto",
         storage_path: str | os.PathLike[str] | None = None,
         resources_per_worker: Mapping[str, float] | None = None,
+        torch_threads: int = 0,
     ) -> None:
-        super().__init__(surrogate, boosting, config)
-        self.n_workers = int(n_workers or getattr(self.config, "data_parallel_workers", 0) or 2)
-        if use_gpu is None:
-            use_gpu = "auto" if self.config.num_gpus == "auto" else bool(self.config.num_gpus)
-        self._use_gpu = use_gpu
-        self.storage_path = str(storage_path) if storage_path is not None else tempfile.mkdtemp(prefix="activeamp-dp-")
+        if n_workers < 1:
+            raise ValueError(f"n_workers: must be >= 1, got {n_workers}")
+        self.n_workers = int(n_workers)
+        self.use_gpu = use_gpu
+        self.storage_path = str(storage_path) if storage_path is not None else None
         self.resources_per_worker = dict(resources_per_worker) if resources_per_worker is not None else None
+        self.torch_threads = int(torch_threads)
         self.last_result: DataParallelResult | None = None
 
     def _gpu_workers(self) -> bool:
-        if self._use_gpu != "auto":
-            return bool(self._use_gpu)
+        if self.use_gpu != "auto":
+            return bool(self.use_gpu)
         import ray
 
         return ray.cluster_resources().get("GPU", 0.0) >= self.n_workers
 
-    def device(self) -> str:
-        """The torch device this object predicts on (the workers choose their own)."""
-        return str(self.surrogate.device)
+    def train(self, surrogate: Surrogate, task: FitTask, *, progress: bool = False) -> tuple[Surrogate, FitOutcome]:
+        """Fit and boost on the workers, warm-starting them from ``surrogate`` when it is trained.
 
-    def train(
-        self,
-        ids: np.ndarray,
-        x: np.ndarray,
-        amplitudes: np.ndarray,
-        x_val: np.ndarray | None = None,
-        a_val: np.ndarray | None = None,
-        *,
-        progress: bool = False,
-    ) -> TrainOutcome:
-        """Train on all current points through Ray Train (see :meth:`SurrogateTrainer.train`).
+        ``progress`` is unused (per-epoch metrics go to Ray Train). Returns a new surrogate, on ``surrogate``'s
+        device, and the outcome (``device`` ``"ray-train:<workers>x<cpu|cuda>"``).
 
-        Parameters
-        ----------
-        ids : numpy.ndarray
-            Shape ``(N,)`` point ids (keys of the boosting multiplicities).
-        x : numpy.ndarray
-            Shape ``(N, n, 4)`` momenta [GeV].
-        amplitudes : numpy.ndarray
-            Shape ``(N,)`` squared matrix elements, or ``(N, K)`` outputs of a vector oracle.
-        x_val, a_val : numpy.ndarray, optional
-            Validation set (convergence monitor).
-        progress : bool
-            Unused (per-epoch metrics go to Ray Train); accepted for interface compatibility.
+        Raises
+        ------
+        ValueError
+            For a wall-time limit ``task.max_seconds``: the workers cannot share one.
         """
-        start = time.perf_counter()
-        first_epoch = self.surrogate.epoch
-        n = self._multiplicities(ids)
-        warm = self.surrogate.is_fitted
+        if task.max_seconds:
+            raise ValueError(
+                f"max_seconds: {task.max_seconds:g} s; data-parallel workers cannot share a wall-time limit, "
+                "limit the stage by max_steps or max_epochs"
+            )
+        if self.storage_path is None:
+            self.storage_path = tempfile.mkdtemp(prefix="activeamp-dp-")
         use_gpu = self._gpu_workers()
         result = run_data_parallel(
-            self.surrogate.config,
-            x,
-            amplitudes,
-            x_val,
-            a_val,
+            surrogate.config,
+            task.x,
+            task.targets,
+            task.x_val,
+            task.a_val,
             storage_path=self.storage_path,
             n_workers=self.n_workers,
             use_gpu=use_gpu,
-            initial_state=state_to_bytes(self.surrogate) if warm else None,
-            weights=n,
-            max_epochs=self.config.round_epochs if warm else None,
-            max_steps=self.config.round_steps or None if warm else None,
-            boosting=self.boosting,
+            initial_state=state_to_bytes(surrogate) if surrogate.is_fitted else None,
+            weights=task.multiplicities,
+            max_epochs=task.max_epochs,
+            max_steps=task.max_steps,
+            boosting=task.boosting,
             resources_per_worker=self.resources_per_worker,
-            torch_threads=self.config.torch_threads,
+            torch_threads=self.torch_threads,
         )
         self.last_result = result
-        self.surrogate = state_from_bytes(result.state, device=self.surrogate.config.device)
-        device = f"ray-train:{self.n_workers}x{'cuda' if use_gpu else 'cpu'}"
-        return self._outcome(ids, result.multiplicities, first_epoch, start, device, result.boosting)
+        trained = state_from_bytes(result.state, device=surrogate.config.device)
+        outcome = FitOutcome(
+            multiplicities=result.multiplicities,
+            boosting=result.boosting,
+            epochs=int(result.metrics.get("epochs", trained.epoch - surrogate.epoch)),
+            seconds=result.seconds,
+            device=f"ray-train:{self.n_workers}x{'cuda' if use_gpu else 'cpu'}",
+        )
+        return trained, outcome

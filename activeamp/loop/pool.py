@@ -6,7 +6,7 @@ import logging
 import os
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -14,11 +14,12 @@ import ray
 from ray.exceptions import ActorDiedError, RayActorError, RayTaskError
 from tqdm.auto import tqdm
 
-from activeamp.config import ConfigError
 from activeamp.data.dataset import OracleConfig
-from activeamp.data.labelling import AnyResult, check_outputs, failed_result, make_result
+from activeamp.data.labelling import check_outputs, failed_result, make_result
 from activeamp.data.store import PointSet, ShardStore
 from activeamp.loop.cluster import ClusterError, check_resources, wait_ready
+from activeamp.loop.settings import PoolConfig
+from oracles.base import OracleResult
 
 __all__ = ["OracleWorker", "OraclePool", "PoolConfig", "PoolError", "PoolReport"]
 
@@ -27,60 +28,6 @@ logger = logging.getLogger(__name__)
 
 class PoolError(RuntimeError):
     """The pool cannot go on (e.g. oracle actors keep dying even when replaced)."""
-
-
-@dataclass(frozen=True)
-class PoolConfig:
-    """How oracle actors are placed and fed.
-
-    Attributes
-    ----------
-    n_actors : int
-        Number of oracle actors (each constructs its own oracle inside its own process).
-    num_cpus : float
-        CPUs reserved per actor.
-    resources : dict
-        Custom Ray resources per actor, e.g. ``{"oracle": 1}`` so that actors land on oracle nodes.
-    batch_size : int
-        Points per oracle call (and per committed shard).
-    in_flight_per_actor : int
-        Calls queued per actor (2 keeps an actor busy while its last result is being stored).
-    max_restarts : int
-        Ray restarts of a crashed actor before it is replaced by a fresh one.
-    max_replacements : int
-        Fresh actors the pool may create in total before giving up with :class:`PoolError`.
-    quarantine_after : int
-        A single point whose evaluation crashed the oracle or raised this many times is stored as
-        failed (``quarantined: ...``) and never sent again.
-    startup_timeout : float
-        Seconds to wait for actors to be placed (and, added to ten times a batch's cost hint, for any
-        oracle call to finish) before failing with a message instead of waiting forever.
-    """
-
-    n_actors: int = 2
-    num_cpus: float = 1.0
-    resources: dict[str, float] = field(default_factory=dict)
-    batch_size: int = 128
-    in_flight_per_actor: int = 2
-    max_restarts: int = 4
-    max_replacements: int = 8
-    quarantine_after: int = 3
-    startup_timeout: float = 600.0
-
-    def __post_init__(self) -> None:
-        if self.n_actors < 1:
-            raise ConfigError(f"pool.n_actors: must be >= 1, got {self.n_actors}")
-        if self.num_cpus < 0:
-            raise ConfigError(f"pool.num_cpus: must be >= 0, got {self.num_cpus}")
-        if self.batch_size < 1:
-            raise ConfigError(f"pool.batch_size: must be >= 1, got {self.batch_size}")
-        if self.in_flight_per_actor < 1:
-            raise ConfigError(f"pool.in_flight_per_actor: must be >= 1, got {self.in_flight_per_actor}")
-        if self.quarantine_after < 1:
-            raise ConfigError(f"pool.quarantine_after: must be >= 1, got {self.quarantine_after}")
-        for name, amount in self.resources.items():
-            if not isinstance(amount, (int, float)) or amount < 0:
-                raise ConfigError(f"pool.resources.{name}: must be a number >= 0, got {amount!r}")
 
 
 @dataclass(frozen=True)
@@ -181,14 +128,13 @@ class OraclePool:
         self.oracle_config = oracle
         self.process = process
         self.config = config or PoolConfig()
+        self._gpus = self.config.gpus(ray.cluster_resources().get("GPU", 0.0))
         self._actor_cls = ray.remote(OracleWorker).options(
-            num_cpus=self.config.num_cpus,
-            resources=dict(self.config.resources) or None,
+            **self.config.actor_options(self._gpus),
             max_restarts=self.config.max_restarts,
             max_task_retries=0,
         )
-        request = {"CPU": self.config.num_cpus * self.config.n_actors}
-        request.update({k: v * self.config.n_actors for k, v in self.config.resources.items()})
+        request = self.config.request(self._gpus, self.config.n_actors)
         check_resources(request, f"the oracle pool ({self.config.n_actors} actors)")
         self._actors = [self._new_actor() for _ in range(self.config.n_actors)]
         self._replacements = 0
@@ -241,7 +187,7 @@ class OraclePool:
         )
         ray.kill(self._actors[index], no_restart=True)
         actor = self._new_actor()
-        request = {"CPU": self.config.num_cpus, **self.config.resources}
+        request = self.config.request(self._gpus)
         wait_ready([actor.provenance.remote()], request, "a replacement oracle actor", self.config.startup_timeout)
         self._actors[index] = actor
 
@@ -276,12 +222,14 @@ class OraclePool:
         counts = {"ok": 0, "failed": 0, "quarantined": 0, "calls": 0, "crashes": 0, "errors": 0}
         start = time.perf_counter()
 
-        def commit(item: _Item, result: AnyResult) -> None:
+        def commit(item: _Item, result: OracleResult) -> None:
             rows = item.rows
             store.append_labels(
                 todo.ids[rows],
                 todo.momenta[rows],
-                result,
+                result.values,
+                ok=result.ok,
+                reasons=result.reasons,
                 oracle=self.provenance["name"],
                 provenance=self.provenance,
                 split=todo.split[rows],

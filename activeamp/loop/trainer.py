@@ -1,78 +1,43 @@
 """The trainer: holds the surrogate between rounds (warm start), trains on the current data, scores points.
 
 :class:`SurrogateTrainer` is plain Python (usable and testable without a cluster); :func:`trainer_actor`
-wraps it as a Ray actor placed by resources (``num_gpus=1`` when the cluster has GPUs).
+wraps it as a Ray actor placed by resources (``num_gpus=1`` when the cluster has GPUs). Every round runs
+:func:`activeamp.surrogate.fitting.fit_and_boost` through the trainer's strategy: :class:`LocalTraining` (in the
+trainer's own process) or, with ``trainer.data_parallel_workers > 0``,
+:class:`activeamp.loop.distributed.DataParallelTraining` (on Ray Train workers).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import io
 import logging
 import sys
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import numpy as np
 import torch
 
-from activeamp.config import ConfigError
-from activeamp.surrogate.boosting import BoostingSchedule, run_boosting
+from activeamp.loop.distributed import DataParallelTraining
+from activeamp.loop.settings import TrainerConfig
+from activeamp.surrogate.boosting import BoostingSchedule
+from activeamp.surrogate.fitting import FitOutcome, FitTask, state_from_bytes, state_to_bytes
 from activeamp.surrogate.prediction import Prediction
 from activeamp.surrogate.surrogate import Surrogate, SurrogateConfig
 
-__all__ = ["TrainerConfig", "TrainOutcome", "SurrogateTrainer", "trainer_actor", "state_to_bytes", "state_from_bytes"]
+__all__ = [
+    "LocalTraining",
+    "SurrogateTrainer",
+    "TrainOutcome",
+    "TrainerConfig",
+    "TrainingStrategy",
+    "trainer_actor",
+    "training_strategy",
+]
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class TrainerConfig:
-    """Where and how the surrogate trains.
-
-    Attributes
-    ----------
-    num_gpus : "auto" or float
-        GPUs for the trainer actor: ``"auto"`` requests one when the cluster reports GPUs (a request
-        without GPUs would pend forever), else none.
-    num_cpus : float
-        CPUs reserved for the trainer actor.
-    resources : dict
-        Custom resources, e.g. ``{"trainer": 1}`` to land on the GPU node type of a real cluster.
-    torch_threads : int
-        Torch intra-op threads inside the trainer (0: torch's default; the trainer actor then uses ``num_cpus``,
-        at least 1).
-    round_epochs, round_steps, round_seconds : int, int, float
-        Limits of the warm-start training stage of each round after round 0 (0 steps or seconds: the
-        surrogate's ``max_steps`` / ``max_seconds``); the first one reached ends the stage.
-    startup_timeout : float
-        Seconds to wait for the actor to be placed before failing with a message naming the resources.
-    data_parallel_workers : int
-        0: train inside the actor. > 0: the actor trains through Ray Train on this many data-parallel
-        workers (:mod:`activeamp.loop.distributed`), which then hold the GPUs.
-    """
-
-    num_gpus: Literal["auto"] | float = "auto"
-    num_cpus: float = 1.0
-    resources: dict[str, float] = field(default_factory=dict)
-    torch_threads: int = 0
-    round_epochs: int = 100
-    round_steps: int = 0
-    round_seconds: float = 0.0
-    startup_timeout: float = 600.0
-    data_parallel_workers: int = 0
-
-    def __post_init__(self) -> None:
-        if self.num_gpus != "auto" and (not isinstance(self.num_gpus, (int, float)) or self.num_gpus < 0):
-            raise ConfigError(f"trainer.num_gpus: expected 'auto' or a number >= 0, got {self.num_gpus!r}")
-        counts = (self.num_cpus, self.torch_threads, self.data_parallel_workers, self.round_steps, self.round_seconds)
-        if min(counts) < 0 or self.round_epochs < 1:
-            raise ConfigError(
-                "trainer.num_cpus, trainer.torch_threads, trainer.data_parallel_workers, trainer.round_steps and "
-                "trainer.round_seconds must be >= 0, trainer.round_epochs >= 1"
-            )
 
 
 @dataclass(frozen=True)
@@ -94,7 +59,7 @@ class TrainOutcome:
     seconds : float
         Wall time of the round's training.
     device : str
-        Torch device used.
+        Where it trained: the torch device, or ``"ray-train:<workers>x<cpu|cuda>"``.
     boosting : tuple of dict
         Boosting-round records (see :class:`activeamp.surrogate.boosting.BoostingResult`).
     """
@@ -110,22 +75,44 @@ class TrainOutcome:
     boosting: tuple[dict[str, Any], ...] = ()
 
 
-def state_to_bytes(surrogate: Surrogate) -> bytes:
-    """Serialise a surrogate's full state (the checkpoint format of :meth:`Surrogate.save`)."""
-    buffer = io.BytesIO()
-    torch.save(surrogate.state_dict(), buffer)
-    return buffer.getvalue()
+class TrainingStrategy(Protocol):
+    """Where :class:`SurrogateTrainer` runs :func:`~activeamp.surrogate.fitting.fit_and_boost`.
+
+    Attributes
+    ----------
+    live_progress : bool
+        Whether the trainer's own surrogate shows the training while :meth:`train` runs (its progress lines).
+    """
+
+    live_progress: bool
+
+    def train(self, surrogate: Surrogate, task: FitTask, *, progress: bool = False) -> tuple[Surrogate, FitOutcome]:
+        """Fit and boost ``surrogate`` on ``task``; return the trained surrogate (``surrogate`` itself, or one
+        rebuilt from the workers' state) and the outcome."""
+        ...
 
 
-def state_from_bytes(data: bytes, device: str | None = None) -> Surrogate:
-    """Rebuild a surrogate from :func:`state_to_bytes` output."""
-    state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
-    config = SurrogateConfig.from_dict(state["config"])
-    if device is not None:
-        config = SurrogateConfig.from_dict({**config.to_dict(), "device": device})
-    surrogate = Surrogate(config)
-    surrogate.load_state_dict(state)
-    return surrogate
+class LocalTraining:
+    """Training strategy: :func:`~activeamp.surrogate.fitting.fit_and_boost` in this process (the trainer actor)."""
+
+    live_progress = True
+
+    def train(self, surrogate: Surrogate, task: FitTask, *, progress: bool = False) -> tuple[Surrogate, FitOutcome]:
+        """Train ``surrogate`` in place (see :meth:`TrainingStrategy.train`)."""
+        return surrogate, task.run(surrogate, progress=progress)
+
+
+def training_strategy(config: TrainerConfig) -> TrainingStrategy:
+    """The strategy ``config`` asks for: :class:`LocalTraining`, or with ``data_parallel_workers > 0``
+    :class:`~activeamp.loop.distributed.DataParallelTraining` on that many workers (GPU workers when
+    ``num_gpus`` is ``"auto"`` and the cluster has a GPU per worker, or when ``num_gpus > 0``)."""
+    if not config.data_parallel_workers:
+        return LocalTraining()
+    return DataParallelTraining(
+        config.data_parallel_workers,
+        use_gpu="auto" if config.num_gpus == "auto" else bool(config.num_gpus),
+        torch_threads=config.torch_threads,
+    )
 
 
 def _log_progress_to_stderr() -> None:
@@ -146,6 +133,20 @@ class SurrogateTrainer:
 
     Boosting multiplicities are remembered per point id, so a point boosted in one round keeps its
     multiplicity in the next; new points start at 1.
+
+    Parameters
+    ----------
+    surrogate : SurrogateConfig or mapping
+        The surrogate; its ``device`` is where this trainer trains (locally) and predicts.
+    boosting : BoostingSchedule, optional
+        Boosting schedule run after each round's training stage.
+    config : TrainerConfig, optional
+        Round limits, torch threads and the choice of strategy (``data_parallel_workers``).
+    log_progress : bool
+        Send the surrogate's progress lines to stderr (inside an actor; only when training locally).
+    strategy : TrainingStrategy, optional
+        Where rounds train (default: :func:`training_strategy` of ``config``), e.g. a
+        :class:`~activeamp.loop.distributed.DataParallelTraining` with its own storage or worker resources.
     """
 
     def __init__(
@@ -154,9 +155,12 @@ class SurrogateTrainer:
         boosting: BoostingSchedule | None = None,
         config: TrainerConfig | None = None,
         log_progress: bool = False,
+        *,
+        strategy: TrainingStrategy | None = None,
     ) -> None:
         self.config = config or TrainerConfig()
-        if log_progress:
+        self.strategy: TrainingStrategy = strategy if strategy is not None else training_strategy(self.config)
+        if log_progress and self.strategy.live_progress:
             _log_progress_to_stderr()
         if self.config.torch_threads:
             torch.set_num_threads(self.config.torch_threads)
@@ -166,12 +170,13 @@ class SurrogateTrainer:
         self.multiplicity: dict[str, int] = {}
 
     def load(self, state: bytes, multiplicity: Mapping[str, int] | None = None) -> None:
-        """Resume from a checkpoint (bytes of :func:`state_to_bytes`) and the saved multiplicities."""
+        """Resume from a checkpoint (bytes of :func:`~activeamp.surrogate.fitting.state_to_bytes`) and the saved
+        multiplicities."""
         self.surrogate = state_from_bytes(state, device=self.surrogate.config.device)
         self.multiplicity = dict(multiplicity or {})
 
     def device(self) -> str:
-        """The torch device the surrogate trains on."""
+        """The torch device the surrogate trains on (locally) and predicts on."""
         return str(self.surrogate.device)
 
     def node_id(self) -> str:
@@ -192,6 +197,9 @@ class SurrogateTrainer:
     ) -> TrainOutcome:
         """Train on all current points: a first full training, or a warm-start stage plus boosting.
 
+        The strategy runs :func:`~activeamp.surrogate.fitting.fit_and_boost`; a warm round's stage is limited by
+        ``config.round_epochs`` / ``round_steps`` / ``round_seconds``, the first one by the surrogate's limits.
+
         Parameters
         ----------
         ids : numpy.ndarray
@@ -202,66 +210,42 @@ class SurrogateTrainer:
             Shape ``(N,)`` squared matrix elements, or ``(N, K)`` outputs of a vector oracle.
         x_val, a_val : numpy.ndarray, optional
             Validation set (convergence monitor).
+        progress : bool
+            tqdm bars (local training only).
         """
         start = time.perf_counter()
         first_epoch = self.surrogate.epoch
-        n = self._multiplicities(ids)
         warm = self.surrogate.is_fitted
-        self.surrogate.fit(
+        task = FitTask(
             x,
             amplitudes,
-            weights=n,
+            multiplicities=self._multiplicities(ids),
             x_val=x_val,
             a_val=a_val,
-            new_stage=True,
+            boosting=self.boosting,
             max_epochs=self.config.round_epochs if warm else None,
             max_steps=self.config.round_steps or None if warm else None,
             max_seconds=self.config.round_seconds or None if warm else None,
-            progress=progress,
         )
-        records: tuple[dict[str, Any], ...] = ()
-        if self.boosting is not None and self.boosting.steps:
-            result = run_boosting(
-                self.surrogate,
-                x,
-                amplitudes,
-                self.boosting,
-                multiplicities=n,
-                x_val=x_val,
-                a_val=a_val,
-                progress=progress,
-            )
-            n = result.multiplicities
-            records = result.history
-        return self._outcome(ids, n, first_epoch, start, self.device(), records)
-
-    def _multiplicities(self, ids: np.ndarray) -> np.ndarray:
-        """Boosting multiplicities ``n_j`` ``(N,)`` of the points ``ids`` (1 unless boosted)."""
-        return np.array([self.multiplicity.get(str(i), 1) for i in ids], dtype=np.int64)
-
-    def _outcome(
-        self,
-        ids: np.ndarray,
-        n: np.ndarray,
-        first_epoch: int,
-        start: float,
-        device: str,
-        boosting: tuple[dict[str, Any], ...],
-    ) -> TrainOutcome:
-        """Keep the new multiplicities ``n`` and summarise the training that began at ``start``."""
+        self.surrogate, fitted = self.strategy.train(self.surrogate, task, progress=progress)
+        n = fitted.multiplicities
         self.multiplicity = {str(i): int(m) for i, m in zip(ids, n, strict=True) if m != 1}
         last = self.surrogate.history[-1] if self.surrogate.history else {}
         return TrainOutcome(
             n_train=len(ids),
-            n_eff=float(n.sum()),
+            n_eff=fitted.n_eff,
             epochs=self.surrogate.epoch - first_epoch,
             epoch=self.surrogate.epoch,
             train_loss=last.get("train_loss"),
             val_loss=last.get("val_loss"),
             seconds=time.perf_counter() - start,
-            device=device,
-            boosting=boosting,
+            device=fitted.device,
+            boosting=fitted.boosting,
         )
+
+    def _multiplicities(self, ids: np.ndarray) -> np.ndarray:
+        """Boosting multiplicities ``n_j`` ``(N,)`` of the points ``ids`` (1 unless boosted)."""
+        return np.array([self.multiplicity.get(str(i), 1) for i in ids], dtype=np.int64)
 
     def predict(self, x: np.ndarray, n_samples: int | None = None, *, seed: int | None = None) -> Prediction:
         """Prediction with uncertainties for momenta ``(N, n, 4)`` (see :meth:`Surrogate.predict`)."""
@@ -273,8 +257,8 @@ class SurrogateTrainer:
 
     def progress(self) -> str | None:
         """The training state in one line (:meth:`Surrogate.progress_line`), callable while :meth:`train` runs
-        (the actor is threaded)."""
-        return self.surrogate.progress_line()
+        (the actor is threaded); None when the strategy trains elsewhere (Ray Train workers)."""
+        return self.surrogate.progress_line() if self.strategy.live_progress else None
 
     def history(self) -> list[dict[str, Any]]:
         """Per-epoch learning curve over all rounds."""
@@ -290,31 +274,28 @@ def trainer_actor(
     boosting: BoostingSchedule | None,
     config: TrainerConfig,
 ) -> Any:
-    """Start :class:`SurrogateTrainer` as a Ray actor placed by ``config`` (Ray must be initialised)."""
+    """Start :class:`SurrogateTrainer` as a Ray actor placed by ``config`` (Ray must be initialised).
+
+    With ``config.data_parallel_workers`` the actor itself requests no GPU: its Ray Train workers hold them.
+    """
     import ray
 
-    from activeamp.loop.distributed import DataParallelTrainer
+    from activeamp.loop.cluster import check_resources, wait_ready
 
-    gpus = config.num_gpus
-    if gpus == "auto":
-        gpus = 1.0 if ray.cluster_resources().get("GPU", 0) >= 1 else 0.0
-    body = DataParallelTrainer if config.data_parallel_workers else SurrogateTrainer
-    gpus = 0.0 if config.data_parallel_workers else gpus  # the Ray Train workers hold the GPUs
-    actor_cls = ray.remote(body).options(
-        num_cpus=config.num_cpus,
-        num_gpus=float(gpus),
-        resources=dict(config.resources) or None,
+    if config.data_parallel_workers:
+        gpus = 0.0
+    else:
+        gpus = config.gpus(ray.cluster_resources().get("GPU", 0.0))
+    actor_cls = ray.remote(SurrogateTrainer).options(
+        **config.actor_options(gpus),
         max_restarts=0,
         max_concurrency=2,  # progress() answers while train() runs
     )
-    from activeamp.loop.cluster import check_resources, wait_ready
-
-    request = {"CPU": config.num_cpus, "GPU": float(gpus), **config.resources}
+    request = config.request(gpus)
     check_resources(request, "the trainer")
     logger.info("starting trainer actor (num_gpus=%g, resources=%s)", gpus, dict(config.resources))
     if not config.torch_threads:  # an actor's torch would use one thread, whatever it reserved
         config = dataclasses.replace(config, torch_threads=max(1, int(config.num_cpus)))
-    extra = {} if config.data_parallel_workers else {"log_progress": True}
-    actor = actor_cls.remote(surrogate, boosting, config, **extra)
+    actor = actor_cls.remote(surrogate, boosting, config, log_progress=True)
     wait_ready([actor.device.remote()], request, "the trainer actor", config.startup_timeout)
     return actor

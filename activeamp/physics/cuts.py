@@ -20,6 +20,7 @@ __all__ = [
     "Cuts",
     "CutLike",
     "as_cuts",
+    "default_cuts",
     "kind_indices",
     "paper_cuts",
 ]
@@ -539,3 +540,13 @@ def paper_cuts(process: Process | str) -> Cuts:
             ),
         )
     return Cuts(particles=(KindCut("photon", pt_min=30.0, eta_max=2.37),))
+
+
+def default_cuts(process: Process | str) -> Cuts:
+    """The cuts points of ``process`` lie inside by default (``phasespace.cuts: paper``, ``activeamp import``).
+
+    :func:`paper_cuts` for the massless processes; none for the q q̄′ → V1 V2 processes, whose phase-space map's
+    ranges select the points (:class:`activeamp.physics.vv_phasespace.VVPhaseSpace`).
+    """
+    proc = get_process(process) if isinstance(process, str) else process
+    return paper_cuts(proc) if proc.massless else Cuts()

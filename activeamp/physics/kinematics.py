@@ -1,4 +1,4 @@
-"""Kinematic observables of four-momenta (pT, η, φ, ΔR, Minkowski products, invariants s_ij), pure numpy."""
+"""Kinematics of four-momenta (pT, η, φ, ΔR, Minkowski products, invariants s_ij, q q̄′ → V1 V2), pure numpy."""
 
 from __future__ import annotations
 
@@ -21,6 +21,11 @@ __all__ = [
     "invariants",
     "all_outgoing",
     "boost",
+    "kallen",
+    "vv_invariants",
+    "vv_invariants_from_variables",
+    "vv_momenta",
+    "vv_variables",
 ]
 
 _METRIC = np.array([1.0, -1.0, -1.0, -1.0])
@@ -341,3 +346,115 @@ def boost(p: np.ndarray, beta: np.ndarray) -> np.ndarray:
     energy = gamma * (p[..., 0] + bp)
     space = p[..., 1:] + beta * coef[..., None]
     return np.concatenate([energy[..., None], space], axis=-1)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# q q̄′ → V1 V2 with off-shell bosons: invariants (s, t, ma2, mb2), the variables (√s, cos θ*, m34, m56), momenta
+
+
+def kallen(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """Källén function ``λ(a, b, c) = a² + b² + c² − 2ab − 2ac − 2bc`` (elementwise; GeV⁴ for squared masses)."""
+    return a * a + b * b + c * c - 2 * a * b - 2 * a * c - 2 * b * c
+
+
+def vv_invariants_from_variables(variables: np.ndarray) -> np.ndarray:
+    """Map ``(√s, cos θ*, m34, m56)`` to the invariants ``(s, t, ma2, mb2)`` of q q̄′ → V1 V2.
+
+    ``t = (p1 − p3)²`` with the quark ``p1`` along +z and V1 = ``p3`` at angle θ* in the centre-of-mass
+    frame: ``t = (ma2 + mb2 − s + cos θ* · λ^½(s, ma2, mb2)) / 2``.
+
+    Parameters
+    ----------
+    variables : numpy.ndarray
+        Shape ``(N, 4)``: √s [GeV], cos θ*, m34 [GeV], m56 [GeV].
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(N, 4)``: s, t, ma2, mb2 [GeV²].
+    """
+    v = np.asarray(variables, dtype=np.float64)
+    s = v[:, 0] ** 2
+    ma2 = v[:, 2] ** 2
+    mb2 = v[:, 3] ** 2
+    root = np.sqrt(np.maximum(kallen(s, ma2, mb2), 0.0))
+    t = 0.5 * (ma2 + mb2 - s + v[:, 1] * root)
+    return np.stack([s, t, ma2, mb2], axis=1)
+
+
+def vv_variables(kinematics: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`vv_invariants_from_variables`: ``(s, t, ma2, mb2)`` [GeV²] → ``(√s, cos θ*, m34, m56)``.
+
+    Parameters
+    ----------
+    kinematics : numpy.ndarray
+        Shape ``(N, 4)``: s, t, ma2, mb2 [GeV²].
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(N, 4)``: √s [GeV], cos θ*, m34 [GeV], m56 [GeV].
+    """
+    k = np.asarray(kinematics, dtype=np.float64)
+    s, t, ma2, mb2 = k.T
+    root = np.sqrt(np.maximum(kallen(s, ma2, mb2), 0.0))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cos = (2 * t + s - ma2 - mb2) / root
+    return np.stack([np.sqrt(s), cos, np.sqrt(ma2), np.sqrt(mb2)], axis=1)
+
+
+def vv_invariants(momenta: np.ndarray) -> np.ndarray:
+    """Invariants of q q̄′ → V1 V2 four-momenta, in any Lorentz frame: the inverse of :func:`vv_momenta`.
+
+    Parameters
+    ----------
+    momenta : numpy.ndarray
+        Shape ``(N, 4, 4)``: ``(E, px, py, pz)`` [GeV] of q (``p1``), q̄′ (``p2``), V1 (``p3``), V2 (``p4``).
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(N, 4)``: ``s = (p1 + p2)²``, ``t = (p1 − p3)²``, ``ma2 = p3²``, ``mb2 = p4²`` [GeV²].
+
+    Raises
+    ------
+    ValueError
+        If ``momenta`` is not of shape ``(N, 4, 4)``.
+    """
+    p = np.asarray(momenta, dtype=np.float64)
+    if p.ndim != 3 or p.shape[1:] != (4, 4):
+        raise ValueError(
+            f"momenta: expected shape (N, 4, 4) as q, q̄′, V1, V2 with (E, px, py, pz) in GeV, got {p.shape}"
+        )
+    p1, p2, p3, p4 = p[:, 0], p[:, 1], p[:, 2], p[:, 3]
+    ma2 = minkowski_dot(p3, p3)
+    # massless quarks: s = 2 p1·p2 and t = ma2 − 2 p1·p3 (no p1², p2² round-off)
+    s = 2.0 * minkowski_dot(p1, p2)
+    t = ma2 - 2.0 * minkowski_dot(p1, p3)
+    return np.stack([s, t, ma2, minkowski_dot(p4, p4)], axis=1)
+
+
+def vv_momenta(kinematics: np.ndarray) -> np.ndarray:
+    """Four-momenta of q, q̄′, V1, V2 in the centre-of-mass frame (q along +z, V1 in the x–z plane).
+
+    Parameters
+    ----------
+    kinematics : numpy.ndarray
+        Shape ``(N, 4)``: s, t, ma2, mb2 [GeV²].
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(N, 4, 4)``: ``(E, px, py, pz)`` [GeV].
+    """
+    v = vv_variables(kinematics)
+    rs, cos = v[:, 0], np.clip(v[:, 1], -1.0, 1.0)
+    s, ma2, mb2 = rs**2, v[:, 2] ** 2, v[:, 3] ** 2
+    p = np.sqrt(np.maximum(kallen(s, ma2, mb2), 0.0)) / (2 * rs)
+    sin = np.sqrt(1 - cos**2)
+    out = np.zeros((len(rs), 4, 4))
+    out[:, 0] = np.stack([rs / 2, 0 * rs, 0 * rs, rs / 2], axis=1)
+    out[:, 1] = np.stack([rs / 2, 0 * rs, 0 * rs, -rs / 2], axis=1)
+    out[:, 2] = np.stack([(s + ma2 - mb2) / (2 * rs), p * sin, 0 * rs, p * cos], axis=1)
+    out[:, 3] = out[:, 0] + out[:, 1] - out[:, 2]
+    return out

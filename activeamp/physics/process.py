@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["MASSIVE_KINDS", "PARTICLE_KINDS", "Process", "PROCESSES", "get_process"]
+__all__ = ["MASSIVE_KINDS", "PARTICLE_KINDS", "Process", "PROCESSES", "VV_PROCESSES", "get_process", "get_vv_process"]
 
 #: Particle kinds understood by cuts and oracles. Gluons in the final state are jets; ``"Z"`` and ``"W"`` are
 #: (off-shell) massive vector bosons, whose masses are those of their momenta.
@@ -19,7 +19,7 @@ class Process:
 
     Processes of massless particles only (:attr:`massless`) are sampled with RAMBO
     (:class:`activeamp.physics.phasespace.PhaseSpaceSampler`); the q q̄′ → V1 V2 processes with off-shell ``"Z"``/``"W"``
-    bosons are sampled with :class:`oracles.vvamp.VVPhaseSpace`.
+    bosons (:data:`VV_PROCESSES`) are sampled with :class:`activeamp.physics.vv_phasespace.VVPhaseSpace`.
 
     Attributes
     ----------
@@ -111,7 +111,7 @@ PROCESSES: dict[str, Process] = {
             "g g -> γ γ g g",
             (21, 21, 22, 22, 21, 21),
         ),
-        # q q̄′ → V1 V2 with off-shell bosons (VVAMP form factors, oracles.vvamp; same names as its VV_PROCESSES)
+        # q q̄′ → V1 V2 with off-shell bosons (VVAMP form factors, oracles.vvamp): the VV_PROCESSES
         Process("uu_ZZ", ("quark", "antiquark"), ("Z", "Z"), "u ū -> Z Z", (2, -2, 23, 23)),
         Process("dd_ZZ", ("quark", "antiquark"), ("Z", "Z"), "d d̄ -> Z Z", (1, -1, 23, 23)),
         Process("ud_WZ", ("quark", "antiquark"), ("W", "Z"), "u d̄ -> W⁺ Z", (2, -1, 24, 23)),
@@ -132,3 +132,28 @@ def get_process(name: str) -> Process:
         return PROCESSES[name]
     except KeyError:
         raise KeyError(f"unknown process {name!r}; known processes: {', '.join(sorted(PROCESSES))}") from None
+
+
+#: Names of the q q̄′ → V1 V2 processes (two off-shell massive bosons in the final state; VVAMP's processes).
+VV_PROCESSES: tuple[str, ...] = tuple(
+    name
+    for name, p in PROCESSES.items()
+    if p.incoming == ("quark", "antiquark") and p.n_final == 2 and all(k in MASSIVE_KINDS for k in p.outgoing)
+)
+
+
+def get_vv_process(name: str | Process) -> Process:
+    """Return the q q̄′ → V1 V2 process called ``name`` (momenta ``(N, 4, 4)``: q, q̄′, V1, V2).
+
+    Raises
+    ------
+    KeyError
+        If the name is unknown or not a q q̄′ → V1 V2 process; the message lists the VV processes.
+    """
+    key = name.name if isinstance(name, Process) else name
+    if key not in VV_PROCESSES:
+        known = ", ".join(sorted(VV_PROCESSES))
+        if key in PROCESSES:
+            raise KeyError(f"process {key!r} is not a q q̄′ → V1 V2 process; the VV processes are {known}")
+        raise KeyError(f"unknown VV process {key!r}; the VV processes are {known}")
+    return PROCESSES[key]

@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
-
-import torch
+from typing import TYPE_CHECKING, Any, Literal
 
 from activeamp import config as _config
 from activeamp.physics.process import PROCESSES
-from activeamp.surrogate.models import ACTIVATIONS
 
-__all__ = ["FAMILIES", "PAPER_HIDDEN", "SurrogateConfig", "resolve_device"]
+if TYPE_CHECKING:
+    import torch
+
+__all__ = ["ACTIVATION_NAMES", "FAMILIES", "PAPER_HIDDEN", "SurrogateConfig", "resolve_device"]
+
+#: Activation functions by name (the modules are in :data:`activeamp.surrogate.models.ACTIVATIONS`).
+ACTIVATION_NAMES: tuple[str, ...] = ("tanh", "relu", "leaky_relu", "gelu", "silu", "softplus", "elu")
+_DEVICE = re.compile(r"cpu|mps|(cuda|xpu)(:\d+)?")
 
 #: Network families behind the :class:`Surrogate` interface.
 FAMILIES: tuple[str, ...] = ("laplace", "bnn", "deterministic", "ensemble", "repulsive")
@@ -41,7 +46,7 @@ class SurrogateConfig:
         Hidden widths (default 4 × 128). Paper: ``(20, 20, 30, 40)`` for 2→3, ``(32, 64, 256, 512, 128, 64, 32)``
         for 2→4.
     activation : str
-        One of :data:`activeamp.surrogate.models.ACTIVATIONS` (default silu; paper: tanh).
+        One of :data:`ACTIVATION_NAMES` (default silu; paper: tanh).
     prior_width : float
         σ_p of the Gaussian weight prior (BNN KL; L2 term of the repulsive ensemble; last-layer prior of
         ``"laplace"``).
@@ -89,7 +94,8 @@ class SurrogateConfig:
     optimizer : {"adamw", "adam"}
         Optimiser; ``weight_decay`` is AdamW's decoupled decay of the weight matrices.
     lr, batch_size : float, int
-        Peak learning rate and optimiser batch size (points per step). Defaults (6e-3, 1024): on 20 000 g g → γ γ g
+        Peak learning rate and optimiser batch size: training points per optimiser step (with data-parallel
+        training the global batch, split over the workers). Defaults (6e-3, 1024): on 20 000 g g → γ γ g
         points and 40 000 steps, peaks of 1e-3 / 3e-3 / 6e-3 / 1.2e-2 gave Δ 68 % half-widths of
         1.5e-3 / 3.8e-4 / 3.2e-4 / 2.8e-4 (BENCHMARKS.md).
         The paper uses (1e-4, 8192), see :meth:`for_process`.
@@ -170,8 +176,8 @@ class SurrogateConfig:
         object.__setattr__(self, "hidden", tuple(self.hidden))  # lists from direct construction stay hashable
         if not self.hidden or any(int(h) < 1 for h in self.hidden):
             raise _config.ConfigError(f"hidden: expected a non-empty list of positive widths, got {self.hidden!r}")
-        if self.activation not in ACTIVATIONS:
-            raise _config.ConfigError(f"activation: {self.activation!r} is not one of {', '.join(ACTIVATIONS)}")
+        if self.activation not in ACTIVATION_NAMES:
+            raise _config.ConfigError(f"activation: {self.activation!r} is not one of {', '.join(ACTIVATION_NAMES)}")
         positive = ("prior_width", "sigma_floor", "lr")
         at_least_one = ("n_members", "batch_size", "max_epochs", "patience", "n_train_samples", "n_weight_samples")
         for name in positive:
@@ -202,11 +208,10 @@ class SurrogateConfig:
             raise _config.ConfigError(f"sigma_a: {self.sigma_a!r} is not one of 'std', 'mean', 'median' or a number")
         if not isinstance(self.sigma_a, str) and not self.sigma_a > 0:
             raise _config.ConfigError(f"sigma_a: must be > 0, got {self.sigma_a!r}")
-        if self.device != "auto":
-            try:
-                torch.device(self.device)
-            except RuntimeError:
-                raise _config.ConfigError(f"device: {self.device!r} is not 'auto', 'cpu', 'cuda' or 'cuda:N'") from None
+        if self.device != "auto" and not _DEVICE.fullmatch(self.device):
+            raise _config.ConfigError(
+                f"device: {self.device!r} is not 'auto', 'cpu', 'cuda', 'cuda:N', 'mps' or 'xpu:N'"
+            )
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SurrogateConfig:
@@ -261,6 +266,8 @@ class SurrogateConfig:
 
 def resolve_device(name: str) -> torch.device:
     """``"auto"`` → CUDA when available, else CPU; other names as given."""
+    import torch
+
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(name)

@@ -1,35 +1,41 @@
-"""Precision and calibration metrics of a surrogate prediction against true amplitudes or outputs (pure numpy)."""
+"""Precision and calibration metrics of a surrogate prediction against true amplitudes or outputs (pure numpy).
+
+The records live in :mod:`activeamp.surrogate.metrics_records` and the metrics files in
+:mod:`activeamp.surrogate.metrics_io`; both are re-exported here.
+"""
 
 from __future__ import annotations
 
-import json
 import logging
 import math
-import os
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, fields
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from activeamp.atomic import write_atomic
+from activeamp.surrogate.metrics_io import METRICS_SCHEMA, read_metrics_json, write_metrics_json
+from activeamp.surrogate.metrics_records import (
+    CoverageStats,
+    DeltaStats,
+    Metrics,
+    OutputMetrics,
+    PullStats,
+    RelativeUncertaintyStats,
+)
 from activeamp.surrogate.prediction import Prediction
 
 __all__ = [
     "METRICS_SCHEMA",
-    "AnyMetrics",
     "TOP_FRACTIONS",
     "CoverageStats",
     "DeltaStats",
     "Metrics",
+    "OutputMetrics",
     "PullStats",
     "RelativeUncertaintyStats",
-    "VectorMetrics",
     "delta",
     "delta_stats",
     "evaluate_prediction",
-    "evaluate_vector_prediction",
     "gaussian_coverage",
     "normalised_residual",
     "pull_stats",
@@ -43,310 +49,10 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: Identifier written into metrics JSON files; bumped when the layout changes.
-METRICS_SCHEMA: str = "activeamp.metrics/1"
-
 #: Fractions of the largest true amplitudes whose Δ statistics are reported (top 1 %, top 0.1 %).
 TOP_FRACTIONS: tuple[float, float] = (0.01, 0.001)
 
 _NAN = float("nan")
-
-
-class _Record:
-    """Mixin: ``to_dict`` / ``from_dict`` for flat frozen dataclasses of ints and floats."""
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain ``dict`` of the fields (floats may be NaN; the JSON writer maps NaN to null)."""
-        return {f.name: getattr(self, f.name) for f in fields(self)}  # type: ignore[arg-type]
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any], where: str = "") -> Any:
-        """Build from a mapping produced by ``to_dict``; null values become NaN.
-
-        Raises
-        ------
-        ValueError
-            If keys are missing or unknown; the message names them and ``where``.
-        """
-        names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
-        _check_keys(data, names, where or cls.__name__)
-        kwargs: dict[str, Any] = {}
-        for f in fields(cls):  # type: ignore[arg-type]
-            value = data[f.name]
-            if f.type in ("int", int):
-                kwargs[f.name] = int(value)
-            else:
-                kwargs[f.name] = _NAN if value is None else float(value)
-        return cls(**kwargs)
-
-
-def _check_keys(data: Mapping[str, Any], names: list[str], where: str) -> None:
-    if not isinstance(data, Mapping):
-        raise ValueError(f"{where}: expected a mapping, got {type(data).__name__}")
-    missing = [n for n in names if n not in data]
-    unknown = [k for k in data if k not in names]
-    if missing or unknown:
-        raise ValueError(f"{where}: missing keys {missing}, unknown keys {unknown}")
-
-
-@dataclass(frozen=True)
-class DeltaStats(_Record):
-    """Distribution of the relative deviation Δ = A_NN/A_true − 1 on a set of points.
-
-    Attributes
-    ----------
-    count : int
-        Number of points (0 for an empty set, in which case all statistics are NaN).
-    median : float
-        Median of Δ.
-    mean : float
-        Mean of Δ.
-    half_width_68 : float
-        Half the central 68 % interval, (q84 − q16)/2: the headline precision of the paper.
-    q16, q84 : float
-        16 % and 84 % quantiles of Δ.
-    q2_5, q97_5 : float
-        2.5 % and 97.5 % quantiles of Δ (central 95 % interval).
-    frac_below_1e_3, frac_below_1e_2 : float
-        Fractions of points with |Δ| < 10⁻³ and |Δ| < 10⁻².
-    abs_68 : float
-        68 % quantile of |Δ|: like the half-width, but it also counts a bias (a set predicted at half its
-        true value has half-width 0 and ``abs_68`` 0.5).
-    """
-
-    count: int
-    median: float
-    mean: float
-    half_width_68: float
-    q16: float
-    q84: float
-    q2_5: float
-    q97_5: float
-    frac_below_1e_3: float
-    frac_below_1e_2: float
-    abs_68: float
-
-
-@dataclass(frozen=True)
-class PullStats(_Record):
-    """Distribution of a pull t = (⟨A⟩ − A_true)/σ (Eq. 16); a calibrated σ gives a unit Gaussian.
-
-    Attributes
-    ----------
-    count : int
-        Number of finite pulls used (points with σ = 0 and a non-zero deviation are left out).
-    n_invalid : int
-        Number of non-finite pulls left out.
-    mean, std : float
-        Mean and standard deviation (ddof = 0) of t; 0 and 1 for a calibrated σ.
-    frac_within_1, frac_within_2 : float
-        Fractions with |t| < 1 and |t| < 2 (Gaussian: 0.683 and 0.954).
-    """
-
-    count: int
-    n_invalid: int
-    mean: float
-    std: float
-    frac_within_1: float
-    frac_within_2: float
-
-
-@dataclass(frozen=True)
-class CoverageStats(_Record):
-    """Coverage of an uncertainty: fraction of points with |⟨A⟩ − A_true| < k σ.
-
-    Attributes
-    ----------
-    k : float
-        Number of standard deviations.
-    observed : float
-        Observed fraction (NaN for an empty set).
-    expected : float
-        Gaussian expectation erf(k/√2): 0.683 for k = 1, 0.954 for k = 2.
-    count : int
-        Number of points.
-    """
-
-    k: float
-    observed: float
-    expected: float
-    count: int
-
-
-@dataclass(frozen=True)
-class RelativeUncertaintyStats(_Record):
-    """Summary of a relative uncertainty σ/A_true over a set of points (dimensionless).
-
-    Attributes
-    ----------
-    count : int
-        Number of points.
-    median, mean : float
-        Median and mean of σ/|A_true|.
-    q16, q84 : float
-        16 % and 84 % quantiles of σ/|A_true|.
-    """
-
-    count: int
-    median: float
-    mean: float
-    q16: float
-    q84: float
-
-
-@dataclass(frozen=True)
-class Metrics:
-    """All metrics of one prediction on one set (e.g. "train" or "test").
-
-    Attributes
-    ----------
-    count : int
-        Number of points in the set.
-    delta_all, delta_top1, delta_top01 : DeltaStats
-        Δ statistics for all points, and for the top 1 % and top 0.1 % by true amplitude
-        (each at least one point when the set is not empty).
-    pull_model, pull_pred, pull_tot : PullStats
-        Pulls (⟨A⟩ − A_true)/σ with σ = σ_model, σ_pred, σ_tot (Eq. 16).
-    pull_model_weights : PullStats or None
-        Weight-dependent pull t_model(ω) = (Ā(ω) − A_true)/σ_model(ω) (Eq. 17) over all M × N
-        sample/point pairs; None when the prediction carries no samples.
-    coverage : tuple of CoverageStats
-        Coverage of σ_tot for k = 1 and k = 2.
-    rel_sigma_model, rel_sigma_pred, rel_sigma_tot : RelativeUncertaintyStats
-        σ_model/A_true, σ_pred/A_true, σ_tot/A_true.
-    """
-
-    count: int
-    delta_all: DeltaStats
-    delta_top1: DeltaStats
-    delta_top01: DeltaStats
-    pull_model: PullStats
-    pull_pred: PullStats
-    pull_tot: PullStats
-    pull_model_weights: PullStats | None
-    coverage: tuple[CoverageStats, ...]
-    rel_sigma_model: RelativeUncertaintyStats
-    rel_sigma_pred: RelativeUncertaintyStats
-    rel_sigma_tot: RelativeUncertaintyStats
-
-    _DELTA = ("delta_all", "delta_top1", "delta_top01")
-    _PULL = ("pull_model", "pull_pred", "pull_tot")
-    _REL = ("rel_sigma_model", "rel_sigma_pred", "rel_sigma_tot")
-
-    @property
-    def precision(self) -> float:
-        """The headline precision: 68 % half-width of Δ over all points."""
-        return self.delta_all.half_width_68
-
-    def to_dict(self) -> dict[str, Any]:
-        """Nested plain ``dict`` (JSON-ready apart from NaN, which the writer maps to null)."""
-        out: dict[str, Any] = {"count": self.count}
-        for name in self._DELTA + self._PULL + self._REL:
-            out[name] = getattr(self, name).to_dict()
-        out["pull_model_weights"] = None if self.pull_model_weights is None else self.pull_model_weights.to_dict()
-        out["coverage"] = [c.to_dict() for c in self.coverage]
-        return out
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any], where: str = "Metrics") -> Metrics:
-        """Inverse of :meth:`to_dict`.
-
-        Raises
-        ------
-        ValueError
-            If keys are missing or unknown; the message names them and ``where``.
-        """
-        names = ["count", *cls._DELTA, *cls._PULL, "pull_model_weights", "coverage", *cls._REL]
-        _check_keys(data, names, where)
-        kwargs: dict[str, Any] = {"count": int(data["count"])}
-        for name in cls._DELTA:
-            kwargs[name] = DeltaStats.from_dict(data[name], f"{where}.{name}")
-        for name in cls._PULL:
-            kwargs[name] = PullStats.from_dict(data[name], f"{where}.{name}")
-        for name in cls._REL:
-            kwargs[name] = RelativeUncertaintyStats.from_dict(data[name], f"{where}.{name}")
-        pmw = data["pull_model_weights"]
-        kwargs["pull_model_weights"] = None if pmw is None else PullStats.from_dict(pmw, f"{where}.pull_model_weights")
-        kwargs["coverage"] = tuple(
-            CoverageStats.from_dict(c, f"{where}.coverage[{i}]") for i, c in enumerate(data["coverage"])
-        )
-        return cls(**kwargs)
-
-
-@dataclass(frozen=True)
-class VectorMetrics:
-    """Metrics of a vector prediction (K outputs per point, e.g. signed form-factor coefficients), per output.
-
-    Each output has a full :class:`Metrics` record, with one change of meaning: Δ is the floored relative
-    deviation ``Δ_k = (⟨A⟩_k − A_k) / (|A_k| + m_k)`` with ``m_k`` the median of ``|A_k|`` over the evaluated set
-    (see :func:`normalised_residual`), and the ``rel_sigma_*`` entries are ``σ_k / (|A_k| + m_k)``.
-
-    Attributes
-    ----------
-    names : tuple of str
-        Output names, in the order of the prediction's last axis.
-    per_output : dict
-        Output name → :class:`Metrics`.
-    scale : tuple of float
-        ``m_k`` per output (target units), the floor of the normalisation of Δ_k; empty when not recorded.
-    """
-
-    names: tuple[str, ...]
-    per_output: dict[str, Metrics]
-    scale: tuple[float, ...] = field(default=())
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "names", tuple(str(n) for n in self.names))
-        object.__setattr__(self, "scale", tuple(float(r) for r in self.scale))
-        if len(set(self.names)) != len(self.names):
-            raise ValueError(f"VectorMetrics: output names must be unique, got {list(self.names)}")
-        if set(self.per_output) != set(self.names):
-            raise ValueError(
-                f"VectorMetrics: per_output has outputs {sorted(self.per_output)}, names are {list(self.names)}"
-            )
-        if self.scale and len(self.scale) != len(self.names):
-            raise ValueError(f"VectorMetrics: {len(self.scale)} scales for {len(self.names)} outputs")
-
-    @property
-    def count(self) -> int:
-        """Number of points in the set (0 without outputs)."""
-        return self.per_output[self.names[0]].count if self.names else 0
-
-    @property
-    def precision(self) -> float:
-        """The worst (largest) per-output 68 % half-width of Δ_k; NaN when no output has one."""
-        widths = [self.per_output[n].precision for n in self.names]
-        finite = [w for w in widths if not math.isnan(w)]
-        return max(finite) if finite else _NAN
-
-    def to_dict(self) -> dict[str, Any]:
-        """Nested plain ``dict``: ``names``, ``scale`` and ``per_output`` (name → :meth:`Metrics.to_dict`)."""
-        return {
-            "names": list(self.names),
-            "scale": list(self.scale),
-            "per_output": {n: self.per_output[n].to_dict() for n in self.names},
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any], where: str = "VectorMetrics") -> VectorMetrics:
-        """Inverse of :meth:`to_dict` (``null`` read back as NaN).
-
-        Raises
-        ------
-        ValueError
-            If keys are missing or unknown; the message names them and ``where``.
-        """
-        _check_keys(data, ["names", "scale", "per_output"], where)
-        per_output = data["per_output"]
-        if not isinstance(per_output, Mapping):
-            raise ValueError(f"{where}.per_output: expected a mapping, got {type(per_output).__name__}")
-        scale = tuple(_NAN if r is None else float(r) for r in data["scale"])
-        metrics = {str(n): Metrics.from_dict(m, f"{where}.per_output.{n}") for n, m in per_output.items()}
-        return cls(tuple(data["names"]), metrics, scale)
-
-
-#: A metrics record of one set: scalar or vector.
-AnyMetrics = Metrics | VectorMetrics
 
 
 # --------------------------------------------------------------------------------------------------
@@ -581,33 +287,52 @@ def _relative_stats(r: np.ndarray) -> RelativeUncertaintyStats:
     return RelativeUncertaintyStats(int(r.size), float(q50), float(r.mean()), float(q16), float(q84))
 
 
-def evaluate_prediction(pred: Prediction, a_true: np.ndarray) -> Metrics:
-    """All metrics of a prediction against the true amplitudes of the same points.
+def evaluate_prediction(pred: Prediction, truth: np.ndarray, outputs: Sequence[str] | None = None) -> Metrics:
+    """All metrics of a prediction against the true values of the same points: scalar ``(N,)`` or vector ``(N, K)``.
+
+    A scalar prediction (``truth`` ``(N,)``, ``outputs`` None) gets Δ = A_NN/A_true − 1, the top 1 % / 0.1 % by
+    true amplitude, pulls (Eqs. 16, 17) and the coverage of σ_tot. A vector prediction (``truth`` ``(N, K)`` with
+    ``K`` output names) is evaluated output by output with the floored relative deviation
+    ``Δ_k = (⟨A⟩_k − A_k) / (|A_k| + m_k)``, ``m_k`` the median of ``|A_k|`` over the set
+    (:func:`normalised_residual`), since ``A_NN/A_true − 1`` is undefined where a signed output crosses zero; its
+    top subsets are the points with the largest ``|A_k|`` and ``rel_sigma_*`` are ``σ_k / (|A_k| + m_k)``.
 
     Parameters
     ----------
     pred : Prediction
-        Prediction for N points (``samples`` optional, used for the Eq. 17 pull).
-    a_true : numpy.ndarray
-        Shape ``(N,)``, true amplitudes in the units of ``pred``; finite and non-zero.
+        Prediction for N points: ``mean``, ``sigma_model``, ``sigma_pred`` of the shape of ``truth``, optional
+        samples ``(M, N)`` / ``(M, N, K)`` (used for the Eq. 17 pull).
+    truth : numpy.ndarray
+        Shape ``(N,)``: true amplitudes in the units of ``pred``, finite and non-zero; or shape ``(N, K)``: true
+        outputs, finite, and not zero at every point of any output.
+    outputs : sequence of str, optional
+        The K unique output names of a vector prediction; None for a scalar one.
 
     Returns
     -------
     Metrics
+        ``outputs`` None with one record, or the K outputs with a record each.
 
     Raises
     ------
     ValueError
-        On shape mismatches, or non-finite / zero true amplitudes (the message gives their count).
+        On shape mismatches (scalar truth with outputs, vector truth without), or bad truth values (the message
+        gives their count and the first index).
     """
-    a_true = _check_prediction(pred, a_true)
-    metrics = _metrics(pred, a_true, delta(pred.mean, a_true), a_true, np.abs(a_true))
+    if outputs is not None:
+        return _evaluate_vector(pred, truth, outputs)
+    if np.ndim(truth) == 2:
+        raise ValueError(f"truth has shape {np.shape(truth)}: a vector prediction needs its K output names (outputs=)")
+    a_true = _check_prediction(pred, truth)
+    metrics = Metrics((_metrics(pred, a_true, delta(pred.mean, a_true), a_true, np.abs(a_true)),))
     logger.debug("evaluate_prediction: N=%d, 68%% half-width of Δ = %.3g", metrics.count, metrics.precision)
     return metrics
 
 
-def _metrics(pred: Prediction, a_true: np.ndarray, d: np.ndarray, size: np.ndarray, reference: Any) -> Metrics:
-    """Assemble :class:`Metrics` of a scalar prediction ``(N,)`` from checked inputs.
+def _metrics(
+    pred: Prediction, a_true: np.ndarray, d: np.ndarray, size: np.ndarray, reference: Any
+) -> OutputMetrics:
+    """Assemble the :class:`OutputMetrics` of one output ``(N,)`` from checked inputs.
 
     Parameters
     ----------
@@ -637,7 +362,7 @@ def _metrics(pred: Prediction, a_true: np.ndarray, d: np.ndarray, size: np.ndarr
         )
         for k in (1.0, 2.0)
     )
-    return Metrics(
+    return OutputMetrics(
         count=n,
         delta_all=delta_stats(d),
         delta_top1=delta_stats(d[top1]),
@@ -706,34 +431,17 @@ def _validate_vector_truth(truth: np.ndarray) -> np.ndarray:
     return arr
 
 
-def evaluate_vector_prediction(pred: Prediction, truth: np.ndarray, names: Sequence[str]) -> VectorMetrics:
-    """All metrics of a vector prediction (K outputs per point), output by output.
-
-    Per output k the deviation is the floored relative deviation ``Δ_k = (⟨A⟩_k − A_k) / (|A_k| + m_k)`` with
-    ``m_k`` the median of ``|A_k|`` over the evaluated set (:func:`normalised_residual`): the ratio
-    ``A_NN/A_true − 1`` of :func:`evaluate_prediction` is undefined where a signed coefficient crosses zero.
-    The top 1 % / 0.1 % are the points with the largest ``|A_k|``; pulls (Eqs. 16, 17) and the coverage of
-    σ_tot are as in the scalar :class:`Metrics`; ``rel_sigma_*`` are ``σ_k / (|A_k| + m_k)``.
-
-    Parameters
-    ----------
-    pred : Prediction
-        Vector prediction: ``mean``, ``sigma_model``, ``sigma_pred`` of shape ``(N, K)``, optional samples
-        ``(M, N, K)``.
-    truth : numpy.ndarray
-        Shape ``(N, K)``: true outputs in the units of ``pred``; finite, and not zero at every point of any output.
-    names : sequence of str
-        K unique output names.
-
-    Returns
-    -------
-    VectorMetrics
-    """
+def _evaluate_vector(pred: Prediction, truth: np.ndarray, names: Sequence[str]) -> Metrics:
+    """:func:`evaluate_prediction` of a vector prediction: truth ``(N, K)``, K output ``names``."""
+    if isinstance(names, str):
+        raise ValueError(f"outputs: expected a sequence of output names, got the string {names!r}")
+    if np.ndim(truth) == 1:
+        raise ValueError(f"truth has shape {np.shape(truth)}: a scalar prediction takes no output names")
     truth = _validate_vector_truth(truth)
     names = tuple(str(n) for n in names)
     n, k = truth.shape
     if len(names) != k:
-        raise ValueError(f"names: {len(names)} names for {k} outputs")
+        raise ValueError(f"outputs: {len(names)} names for {k} outputs")
     for attr in ("mean", "sigma_model", "sigma_pred"):
         shape = np.shape(getattr(pred, attr))
         if shape != (n, k):
@@ -743,106 +451,10 @@ def evaluate_vector_prediction(pred: Prediction, truth: np.ndarray, names: Seque
         if arr is not None and (np.ndim(arr) != 3 or np.shape(arr)[1:] != (n, k)):
             raise ValueError(f"prediction.{attr} has shape {np.shape(arr)}; expected (M, {n}, {k})")
     d, floor = normalised_residual(pred.mean, truth)
-    per_output = {}
-    for j, name in enumerate(names):
-        a_j = truth[:, j]
-        per_output[name] = _metrics(pred.output(j), a_j, d[:, j], np.abs(a_j), np.abs(a_j) + floor[j])
-    metrics = VectorMetrics(names, per_output, tuple(floor.tolist()))
-    logger.debug("evaluate_vector_prediction: N=%d, K=%d, worst 68%% half-width of Δ_k = %.3g", n, k, metrics.precision)
+    records = tuple(
+        _metrics(pred.output(j), truth[:, j], d[:, j], np.abs(truth[:, j]), np.abs(truth[:, j]) + floor[j])
+        for j in range(k)
+    )
+    metrics = Metrics(records, names, tuple(floor.tolist()))
+    logger.debug("evaluate_prediction: N=%d, K=%d, worst 68%% half-width of Δ_k = %.3g", n, k, metrics.precision)
     return metrics
-
-
-# --------------------------------------------------------------------------------------------------
-# JSON
-
-
-def _nan_to_none(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {str(k): _nan_to_none(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_nan_to_none(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return _nan_to_none(obj.tolist())
-    if isinstance(obj, np.generic):
-        obj = obj.item()
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj
-
-
-def write_metrics_json(
-    path: str | os.PathLike[str], metrics_by_set: Mapping[str, AnyMetrics], extra: Mapping[str, Any] | None = None
-) -> Path:
-    """Write metrics of several sets to a JSON file, atomically.
-
-    Layout: ``{"schema": METRICS_SCHEMA, "sets": {name: Metrics.to_dict()}, "extra": extra}``; NaN and ±inf
-    are written as ``null``. A set may also hold :class:`VectorMetrics` (``VectorMetrics.to_dict()``,
-    recognised on reading by its ``per_output`` key).
-
-    Parameters
-    ----------
-    path : path-like
-        Destination; parent folders are created.
-    metrics_by_set : mapping
-        Set name (e.g. ``"train"``, ``"test"``) → :class:`Metrics` or :class:`VectorMetrics`.
-    extra : mapping, optional
-        JSON-serialisable provenance (config, oracle calls, code version...); numpy scalars and arrays allowed.
-
-    Returns
-    -------
-    pathlib.Path
-        The written file.
-    """
-    path = Path(path)
-    for name, m in metrics_by_set.items():
-        if not isinstance(m, (Metrics, VectorMetrics)):
-            raise TypeError(f"metrics_by_set[{name!r}] is a {type(m).__name__}, not Metrics or VectorMetrics")
-    doc = {
-        "schema": METRICS_SCHEMA,
-        "sets": {str(name): m.to_dict() for name, m in metrics_by_set.items()},
-        "extra": dict(extra or {}),
-    }
-    try:
-        text = json.dumps(_nan_to_none(doc), indent=2, allow_nan=False, ensure_ascii=False)
-    except TypeError as exc:
-        raise TypeError(f"{path}: extra is not JSON-serialisable: {exc}") from None
-    write_atomic(path, text + "\n")
-    logger.info("wrote metrics of %d set(s) to %s", len(metrics_by_set), path)
-    return path
-
-
-def read_metrics_json(path: str | os.PathLike[str]) -> tuple[dict[str, AnyMetrics], dict[str, Any]]:
-    """Read a file written by :func:`write_metrics_json`.
-
-    Returns
-    -------
-    (dict, dict)
-        Set name → :class:`Metrics` or :class:`VectorMetrics` (``null`` read back as NaN), and the ``extra``
-        mapping.
-
-    Raises
-    ------
-    ValueError
-        If the file is not valid JSON, has another schema, or a field is missing/unknown (named in the message).
-    """
-    path = Path(path)
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{path}: not valid JSON: {exc}") from None
-    if not isinstance(doc, dict) or doc.get("schema") != METRICS_SCHEMA:
-        found = doc.get("schema") if isinstance(doc, dict) else type(doc).__name__
-        raise ValueError(f"{path}: schema {found!r}, expected {METRICS_SCHEMA!r}")
-    sets = doc.get("sets")
-    if not isinstance(sets, dict):
-        raise ValueError(f"{path}: field 'sets' missing or not a mapping")
-    metrics = {name: _metrics_from_dict(m, f"{path}: sets.{name}") for name, m in sets.items()}
-    extra = doc.get("extra") or {}
-    return metrics, extra
-
-
-def _metrics_from_dict(data: Any, where: str) -> AnyMetrics:
-    """:class:`VectorMetrics` for a mapping with ``per_output``, else :class:`Metrics`."""
-    if isinstance(data, Mapping) and "per_output" in data:
-        return VectorMetrics.from_dict(data, where)
-    return Metrics.from_dict(data, where)

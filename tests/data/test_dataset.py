@@ -83,6 +83,11 @@ def test_bad_oracle_names_are_config_errors(tmp_path: Path) -> None:
         build_dataset(_config(oracle={"name": "njet7"}), tmp_path / "x", progress=False)
     with pytest.raises(ConfigError, match="oracle.options: .*latencyy"):
         build_dataset(_config(oracle={"options": {"latencyy": 1}}), tmp_path / "y", progress=False)
+    vv = {"process": "uu_ZZ"}
+    with pytest.raises(ConfigError, match="oracle.name: there is no built-in exact oracle for uu_ZZ .* mock_vv"):
+        build_dataset(_config(phasespace=vv), tmp_path / "z", progress=False)
+    with pytest.raises(ConfigError, match="oracle.name: oracle 'gg_yy' computes gg_yy only, not gg_yyg"):
+        build_dataset(_config(oracle={"name": "gg_yy"}), tmp_path / "w", progress=False)
 
 
 def test_vector_oracle_builds_a_vector_store(tmp_path: Path) -> None:

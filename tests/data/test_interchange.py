@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from activeamp.data.interchange import (
     read_npy,
 )
 from activeamp.data.store import ShardStore, make_point_ids
-from tests.conftest import two_body_points
+from tests.conftest import UNPHYSICAL_MESSAGES, physical_points, two_body_points, unphysical
 
 PROCESS = "gg_yy"
 
@@ -60,7 +61,7 @@ def test_hdf5_round_trip(labelled: ShardStore, tmp_path: Path) -> None:
         provenance = json.loads(f.attrs["provenance"])
     assert provenance["oracles"] == {"mock": [{"oracle": "mock", "seed": 5}]}
     assert provenance["status"] == ["ok"] and provenance["store"] == labelled.path
-    assert not list(tmp_path.glob(".tmp-*"))
+    assert not list(tmp_path.glob(".*"))  # no temporary file of the atomic write is left
 
     target = ShardStore.create(tmp_path / "target", PROCESS)
     assert import_hdf5(target, out, split="validation", round=3) == 8
@@ -79,6 +80,23 @@ def test_hdf5_round_trip(labelled: ShardStore, tmp_path: Path) -> None:
         import_hdf5(target, out)
     assert import_hdf5(target, out, skip_existing=True) == 0
     assert target.validate().ok
+
+
+def test_failed_hdf5_export_keeps_the_old_file(
+    labelled: ShardStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "export.h5"
+    out.write_bytes(b"previous export")
+
+    def crash(*args: object, **kwargs: object) -> None:
+        raise OSError("disk on fire")
+
+    monkeypatch.setattr(h5py.Group, "create_dataset", crash)
+    with pytest.raises(OSError, match="disk on fire"):
+        export_hdf5(labelled, out)
+    monkeypatch.undo()
+    assert out.read_bytes() == b"previous export"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["export.h5", "source"]
 
 
 def test_hdf5_export_selection(labelled: ShardStore, tmp_path: Path) -> None:
@@ -120,7 +138,10 @@ def test_hdf5_import_without_ids_derives_stable_ids(tmp_path: Path, rng: np.rand
         (lambda p, a: ({"momenta": p[:, :3], "amplitude": a}, {}), r"/momenta: shape \(5, 3, 4\) does not fit"),
         (lambda p, a: ({"momenta": p, "amplitude": a[:4]}, {}), "/amplitude: 4 amplitudes but 5 points"),
         (lambda p, a: ({"momenta": p, "amplitude": np.stack([a, a], 1)}, {}), r"expected shape \(N,\)"),
-        (lambda p, a: ({"momenta": np.where(p == p[2, 3, 1], np.inf, p), "amplitude": a}, {}), "momenta at point 2"),
+        (
+            lambda p, a: ({"momenta": np.where(p == p[2, 3, 1], np.inf, p), "amplitude": a}, {}),
+            "/momenta: non-finite entries at point 2",
+        ),
         (lambda p, a: ({"momenta": p, "amplitude": np.r_[a[:4], np.nan]}, {}), "non-finite amplitude at point 4"),
         (lambda p, a: ({"momenta": p, "amplitude": -a}, {}), "negative amplitude"),
         (lambda p, a: ({"momenta": p, "amplitude": a}, {"process": "gg_yyg"}), "'process' is 'gg_yyg'"),
@@ -165,6 +186,81 @@ def test_hdf5_unreadable_or_unlabelled_process(tmp_path: Path, rng: np.random.Ge
     assert data.process == PROCESS and data.provenance == {"text": "NJet 3.1, not JSON"}
 
 
+def _beam_point(p: np.ndarray, row: int) -> np.ndarray:
+    """``p`` with the photons of ``row`` close to the beam (pT 22 GeV, |η| 3.8): physical, outside the cuts."""
+    q = p.copy()
+    e, cos = q[row, 0, 0], 0.999
+    q[row, 2] = [e, e * np.sqrt(1 - cos**2), 0.0, e * cos]
+    q[row, 3] = q[row, 0] + q[row, 1] - q[row, 2]
+    return q
+
+
+@pytest.mark.parametrize("kind", sorted(UNPHYSICAL_MESSAGES))
+@pytest.mark.parametrize("fmt", ["hdf5", "npy"])
+def test_unphysical_points_are_refused_naming_file_and_rows(
+    tmp_path: Path, rng: np.random.Generator, kind: str, fmt: str
+) -> None:
+    p = unphysical(two_body_points(8, rng), kind)
+    store = ShardStore.create(tmp_path / "store", PROCESS)
+    if fmt == "hdf5":
+        where = str(_write_h5(tmp_path / "bad.h5", {"momenta": p, "amplitude": np.ones(8)})) + ":/momenta"
+        call = lambda: import_hdf5(store, tmp_path / "bad.h5")  # noqa: E731
+    else:
+        np.save(tmp_path / "m.npy", p)
+        np.save(tmp_path / "a.npy", np.ones(8))
+        where = str(tmp_path / "m.npy")
+        call = lambda: import_npy(store, tmp_path / "m.npy", tmp_path / "a.npy")  # noqa: E731
+    with pytest.raises(InterchangeError, match=UNPHYSICAL_MESSAGES[kind]) as err:
+        call()
+    assert str(err.value).startswith(f"{where}: ")
+    assert str(err.value).endswith("2 of 8 points fail this check, at rows 3, 5")
+    assert store.read().num_rows == 0
+
+
+def test_float32_momenta_that_break_the_checks_get_a_hint(tmp_path: Path) -> None:
+    p = physical_points("gg_yyg", 20, seed=4)
+    np.save(tmp_path / "m.npy", p.astype(np.float32))
+    np.save(tmp_path / "a.npy", np.ones(20))
+    with pytest.raises(InterchangeError, match="m.npy: .*holds float32 momenta.*write them as float64"):
+        read_npy(tmp_path / "m.npy", tmp_path / "a.npy", "gg_yyg")
+
+
+@pytest.mark.parametrize("fmt", ["hdf5", "npy"])
+def test_points_outside_the_cuts_need_allow_outside_cuts(
+    tmp_path: Path, rng: np.random.Generator, caplog: pytest.LogCaptureFixture, fmt: str
+) -> None:
+    p = _beam_point(_beam_point(two_body_points(6, rng), 2), 4)
+    store = ShardStore.create(tmp_path / "store", PROCESS)
+    if fmt == "hdf5":
+        where = str(_write_h5(tmp_path / "wide.h5", {"momenta": p, "amplitude": np.ones(6)})) + ":/momenta"
+
+        def run(**kwargs: bool) -> int:
+            return import_hdf5(store, tmp_path / "wide.h5", **kwargs)
+    else:
+        np.save(tmp_path / "m.npy", p)
+        np.save(tmp_path / "a.npy", np.ones(6))
+        where = str(tmp_path / "m.npy")
+
+        def run(**kwargs: bool) -> int:
+            return import_npy(store, tmp_path / "m.npy", tmp_path / "a.npy", **kwargs)
+
+    data = read_hdf5(tmp_path / "wide.h5", PROCESS) if fmt == "hdf5" else read_npy(where, tmp_path / "a.npy", PROCESS)
+    assert len(data) == 6  # reading applies no cuts, importing does
+    with pytest.raises(InterchangeError) as err:
+        run()
+    assert str(err.value) == (
+        f"{where}: point 2 is outside the cuts of gg_yy (fails 'photon: pT > 30 GeV, |η| < 2.37'); "
+        "2 of 6 points fail this check, at rows 2, 4; points failing each cut: 'photon: pT > 30 GeV, |η| < 2.37': 2; "
+        "a store's points lie inside the process's default cuts "
+        "(pass allow_outside_cuts=True, or --allow-outside-cuts, to import them anyway)"
+    )
+    assert store.read().num_rows == 0
+    with caplog.at_level(logging.WARNING, logger="activeamp.data.interchange"):
+        assert run(allow_outside_cuts=True) == 6
+    assert "2 of 6 points lie outside the cuts of gg_yy" in caplog.text
+    np.testing.assert_array_equal(store.arrays().momenta, p)
+
+
 # --------------------------------------------------------------------------------------------------- npy
 
 
@@ -196,7 +292,7 @@ def test_npy_import(tmp_path: Path, rng: np.random.Generator) -> None:
         (lambda p: p[:, :, :3], lambda a: a, r"momenta.npy: shape \(4, 4, 3\) does not fit process gg_yy"),
         (lambda p: p.reshape(4, 8, 2), lambda a: a, r"expected \(N, 4, 4\) or \(N, 16\)"),
         (lambda p: p, lambda a: a[:3], "amp.npy: 3 amplitudes but 4 points"),
-        (lambda p: np.where(p > 400, np.nan, p), lambda a: a, "momenta.npy: non-finite momenta"),
+        (lambda p: np.where(p > 400, np.nan, p), lambda a: a, "momenta.npy: non-finite entries at point 0"),
         (lambda p: p, lambda a: np.r_[np.inf, a[1:]], "amp.npy: non-finite amplitude at point 0"),
         (lambda p: p, lambda a: np.array(["x"] * 4), "amp.npy: expected real numbers"),
     ],
@@ -249,8 +345,8 @@ OUTPUTS = ("c1", "c2", "c3")
 @pytest.fixture
 def vlabelled(tmp_path: Path) -> ShardStore:
     """A vector store with 10 points: 8 ok (signed values), 1 failed, 1 unlabelled."""
+    from activeamp.physics.vv_phasespace import VVPhaseSpace
     from oracles.mock import MockVectorOracle
-    from oracles.vvamp import VVPhaseSpace
 
     store = ShardStore.create(tmp_path / "vsource", VV_PROCESS, outputs=OUTPUTS)
     ids = make_point_ids(6, 0, 0, 10)
@@ -311,7 +407,7 @@ def test_vector_and_scalar_files_and_stores_do_not_mix(
 
 
 def test_hdf5_vector_validation(tmp_path: Path) -> None:
-    from oracles.vvamp import VVPhaseSpace
+    from activeamp.physics.vv_phasespace import VVPhaseSpace
 
     p = VVPhaseSpace(VV_PROCESS).sample(5, np.random.default_rng(2)).momenta
     store = ShardStore.create(tmp_path / "store", VV_PROCESS, outputs=OUTPUTS)
@@ -335,7 +431,7 @@ def test_hdf5_vector_validation(tmp_path: Path) -> None:
 
 
 def test_npy_vector_import(tmp_path: Path) -> None:
-    from oracles.vvamp import VVPhaseSpace
+    from activeamp.physics.vv_phasespace import VVPhaseSpace
 
     p = VVPhaseSpace(VV_PROCESS).sample(6, np.random.default_rng(3)).momenta
     values = np.linspace(-1.0, 1.0, 18).reshape(6, 3)

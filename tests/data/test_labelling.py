@@ -10,9 +10,9 @@ import pytest
 from activeamp.data.labelling import evaluate_isolating, failed_result, label_store
 from activeamp.data.store import ShardStore, make_point_ids
 from activeamp.physics.process import get_process
-from oracles.base import OracleError
+from activeamp.physics.vv_phasespace import VVPhaseSpace
+from oracles.base import OracleError, OracleResult
 from oracles.mock import MockOracle, MockVectorOracle, point_hash
-from oracles.vvamp import VVPhaseSpace
 from tests.conftest import physical_points
 
 
@@ -94,7 +94,7 @@ def test_process_mismatch_is_an_error(tmp_path: Path) -> None:
 
 
 def _vv_store(tmp_path: Path, oracle: MockVectorOracle, n: int = 200) -> tuple[ShardStore, np.ndarray]:
-    store = ShardStore.create(tmp_path / "vv", "uu_ZZ", outputs=oracle.output_names)
+    store = ShardStore.create(tmp_path / "vv", "uu_ZZ", outputs=oracle.outputs)
     p = VVPhaseSpace("uu_ZZ").sample(n, np.random.default_rng(3)).momenta
     store.append_points(make_point_ids(1, 0, 0, n), p, split="train", round=0, batch=0)
     return store, p
@@ -146,4 +146,4 @@ def test_failed_results_have_the_oracles_shape() -> None:
     assert failed_result(3, "x").values.shape == (3,)
     vector = failed_result(2, "quarantined: y", n_outputs=4)
     assert vector.values.shape == (2, 4) and vector.n_failed == 2 and vector.reasons == ("quarantined: y",) * 2
-    assert np.isnan(vector.values).all()
+    assert np.isnan(vector.values).all() and type(vector) is OracleResult and vector.n_outputs == 4

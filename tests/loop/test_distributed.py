@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 import torch
 
-from activeamp.loop.distributed import DataParallelTrainer, fit_on_worker, train_data_parallel
-from activeamp.loop.trainer import SurrogateTrainer, TrainerConfig, state_from_bytes, state_to_bytes
+from activeamp.loop.distributed import DataParallelTraining, train_data_parallel
+from activeamp.loop.trainer import SurrogateTrainer, TrainerConfig
 from activeamp.surrogate.boosting import BoostingSchedule, LossBoosting
+from activeamp.surrogate.fitting import FitTask, fit_and_boost, state_from_bytes, state_to_bytes
 from activeamp.surrogate.surrogate import DataParallel, Surrogate
 
 
@@ -106,14 +107,20 @@ def _gloo_worker(rank: int, world: int, port: int, out: str, warm: bytes) -> Non
         }
         # the worker body of the Ray Train path: warm start, one stage of 3 epochs, one loss-boosting round
         surrogate = state_from_bytes(warm)
-        n, records = fit_on_worker(
+        fitted = fit_and_boost(
             surrogate,
             *_warm_data(),
-            data_parallel=DataParallel(rank, world, torch_all_reduce),
             max_epochs=3,
             boosting=BOOST,
+            progress=False,
+            data_parallel=DataParallel(rank, world, torch_all_reduce),
         )
-        results["warm"] = {"state": surrogate.net.state_dict(), "n": n, "records": records, "epoch": surrogate.epoch}
+        results["warm"] = {
+            "state": surrogate.net.state_dict(),
+            "n": fitted.multiplicities,
+            "records": fitted.boosting,
+            "epoch": surrogate.epoch,
+        }
         torch.save(results, Path(out) / f"rank{rank}.pt")
     finally:
         dist.destroy_process_group()
@@ -170,6 +177,14 @@ def test_data_parallel_rejects_bad_ranks() -> None:
         DataParallel(2, 2, lambda t: None)
 
 
+def test_data_parallel_strategy_refuses_a_wall_time_limit_and_bad_worker_counts() -> None:
+    task = FitTask(*_warm_data(), max_epochs=3, max_seconds=60.0)
+    with pytest.raises(ValueError, match="cannot share a wall-time limit"):
+        DataParallelTraining(2).train(Surrogate(WARM), task)
+    with pytest.raises(ValueError, match="n_workers: must be >= 1, got 0"):
+        DataParallelTraining(0)
+
+
 # ---------------------------------------------------------------------------- Ray Train
 SURROGATE = {"hidden": [32, 32], "lr": 5e-3, "batch_size": 256, "max_epochs": 40, "patience": 1000, "seed": 1}
 
@@ -188,20 +203,26 @@ def test_ray_train_data_parallel_trainer_learns_boosts_and_checkpoints(ray_local
         rng.uniform(-1, 1, (2000, 2)),
     )
     ids = np.arange(len(x))
-    trainer = DataParallelTrainer(
-        SURROGATE,
-        BoostingSchedule(steps=("loss",), max_epochs=2),
-        TrainerConfig(num_gpus=0, torch_threads=1, round_epochs=3),
-        n_workers=2,
+    strategy = DataParallelTraining(
+        2,
+        use_gpu=False,
         storage_path=tmp_path / "ray",
         resources_per_worker={"CPU": 0.5},  # the test session's Ray has 2 CPUs
+        torch_threads=1,
+    )
+    trainer = SurrogateTrainer(
+        SURROGATE,
+        BoostingSchedule(steps=("loss",), max_epochs=2),
+        TrainerConfig(num_gpus=0, torch_threads=1, round_epochs=3, data_parallel_workers=2),
+        strategy=strategy,
     )
     outcome = trainer.train(ids, x, smooth(x), x_val, smooth(x_val))
     # 40 epochs + one loss-boosting round of 2 epochs, all inside the same two workers
     assert outcome.epochs == outcome.epoch == 42 and outcome.n_train == 4000
     assert outcome.device == "ray-train:2xcpu" and [r["kind"] for r in outcome.boosting] == ["loss"]
     assert outcome.n_eff > 4000 and trainer.multiplicity  # boosted points are remembered by id
-    assert trainer.last_result is not None and trainer.last_result.metrics["n_workers"] == 2
+    assert strategy.last_result is not None and strategy.last_result.metrics["n_workers"] == 2
+    assert trainer.progress() is None  # the workers, not the trainer's surrogate, trained
     assert _precision(trainer.predict, x_test) < 0.05  # stated target: 68% half-width of Δ below 5%
 
     # the checkpoint is the trainer-actor format and a Surrogate.save file

@@ -13,8 +13,8 @@ import pytest
 from activeamp.data.dataset import OracleConfig
 from activeamp.data.store import ShardStore, make_point_ids
 from activeamp.loop.pool import OraclePool, PoolConfig, PoolError
+from activeamp.physics.vv_phasespace import VVPhaseSpace
 from oracles.mock import MockOracle, MockVectorOracle, point_hash
-from oracles.vvamp import VVPhaseSpace
 from tests.conftest import physical_points
 
 
@@ -107,7 +107,7 @@ def test_config_validation() -> None:
 def test_vector_oracle_pool_survives_killed_actors(ray_local: object, tmp_path: Path) -> None:
     """A vector-valued oracle (VVAMP-like coefficients): every point once, NaN rows failed, SIGKILL survived."""
     oracle = MockVectorOracle("uu_ZZ", n_outputs=3, nan_rate=0.05)
-    store = ShardStore.create(tmp_path / "vv", "uu_ZZ", outputs=oracle.output_names)
+    store = ShardStore.create(tmp_path / "vv", "uu_ZZ", outputs=oracle.outputs)
     p = VVPhaseSpace("uu_ZZ").sample(200, np.random.default_rng(8)).momenta
     store.append_points(make_point_ids(2, 0, 0, 200), p, split="train", round=0, batch=0)
     config = PoolConfig(n_actors=2, batch_size=20, max_restarts=-1)

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 import oracles
-from oracles.base import OracleError
+from activeamp.physics.vv_phasespace import VVPhaseSpace, VVSample
+from oracles.base import OracleError, OracleOutputError
 from oracles.mock import MockOracle, MockVectorOracle, invariant_hash, point_hash
-from oracles.vvamp import VectorOracleOutputError, VVPhaseSpace, VVSample
 from tests.conftest import physical_points
 
 
@@ -129,7 +129,7 @@ def test_vector_mock_shapes_signs_and_magnitudes(vv_sample: VVSample) -> None:
     oracle = MockVectorOracle("uu_ZZ", n_outputs=6)
     values = oracle(vv_sample.kinematics)
     assert values.shape == (2000, 6) and values.dtype == np.float64 and np.isfinite(values).all()
-    assert oracle.output_names == ("c1", "c2", "c3", "c4", "c5", "c6") and oracle.input_names == (
+    assert oracle.outputs == ("c1", "c2", "c3", "c4", "c5", "c6") and oracle.input_names == (
         "s",
         "t",
         "ma2",
@@ -178,7 +178,7 @@ def test_vector_mock_nan_injection(vv_sample: VVSample) -> None:
     assert np.isnan(result.values[~result.ok]).all() and np.isfinite(result.values[result.ok]).all()
     again = MockVectorOracle(nan_rate=0.1).evaluate(k[::-1])
     np.testing.assert_array_equal(again.ok, result.ok[::-1])
-    with pytest.raises(VectorOracleOutputError, match=f"{result.n_failed} of 2000 points failed"):
+    with pytest.raises(OracleOutputError, match=f"{result.n_failed} of 2000 points failed"):
         oracle(k)
     assert MockVectorOracle().evaluate(k).n_failed == 0
 
@@ -213,7 +213,8 @@ def test_vector_mock_pickles_and_comes_from_the_registry(vv_sample: VVSample) ->
         ({"nan_rate": -0.1}, r"nan_rate must lie in \[0, 1\]"),
         ({"latency": -1.0}, "latency must be >= 0"),
         ({"seed": -3}, "seed must be an integer >= 0"),
-        ({"process": "gg_yy"}, "unknown VV process 'gg_yy'"),
+        ({"process": "gg_yy"}, "process 'gg_yy' is not a q q̄′ → V1 V2 process"),
+        ({"process": "qq_ZZ"}, "unknown VV process 'qq_ZZ'"),
     ],
 )
 def test_vector_mock_bad_options(options: dict, message: str) -> None:

@@ -1,35 +1,32 @@
-"""Tests of the oracle protocol: registry, input validation and per-point output reports."""
+"""Tests of the oracle registry: names, the ``exact`` alias, which oracles take a process, provenance."""
 
 from __future__ import annotations
+
+import importlib
 
 import numpy as np
 import pytest
 
 import oracles
+from activeamp.config import ConfigError
+from activeamp.data.dataset import OracleConfig
 from activeamp.physics.process import get_process
-from oracles.base import Oracle, OracleInputError, OracleOutputError, classify_values, validate_momenta
+from oracles.registry import BUILTIN, EXACT, exact_oracle, resolve
 from tests.conftest import two_body_points
 
 
-class _Fixed(Oracle):
-    """An oracle that returns preset values, to test the base-class machinery."""
-
-    name = "fixed"
-
-    def __init__(self, values: np.ndarray) -> None:
-        super().__init__(get_process("gg_yy"))
-        self.values = values
-
-    def _evaluate(self, momenta: np.ndarray) -> np.ndarray:
-        return self.values[: len(momenta)]
-
-
 def test_registry_lists_available_on_unknown_name() -> None:
-    assert "mock" in oracles.available()
-    with pytest.raises(KeyError, match="unknown oracle 'njet9'; available oracles: .*mock"):
+    assert "mock" in oracles.available() and EXACT in oracles.available()
+    with pytest.raises(KeyError, match="unknown oracle 'njet9'; available oracles: .*exact.*mock"):
         oracles.get("njet9")
     oracle = oracles.get("mock", process="gg_yy")
     assert oracle.process.name == "gg_yy"
+
+
+def test_builtin_names_are_those_of_the_oracles() -> None:
+    for name, spec in BUILTIN.items():
+        module, _, attr = spec.target.partition(":")
+        assert getattr(importlib.import_module(module), attr).name == name
 
 
 def test_provenance_is_complete() -> None:
@@ -39,54 +36,34 @@ def test_provenance_is_complete() -> None:
     assert {"activeamp", "numpy", "python"} <= set(prov["versions"])
 
 
-@pytest.mark.parametrize(
-    ("mutate", "message"),
-    [
-        (lambda p: p.astype(np.float32), "expected dtype float64, got float32"),
-        (lambda p: p[:, :3], r"expected shape \(N, 4, 4\) for process gg_yy .* got \(5, 3, 4\)"),
-        (lambda p: np.where(np.arange(4) == 1, np.nan, p), "non-finite entries at point 0"),
-        (lambda p: p * np.where(np.arange(4)[:, None] == 2, 1.01, 1.0), "momentum not conserved at point 0"),
-        (lambda p: p.tolist(), "expected a numpy array, got list"),
-    ],
-)
-def test_input_validation_names_problem(rng: np.random.Generator, mutate, message: str) -> None:
-    p = two_body_points(5, rng)
-    with pytest.raises(OracleInputError, match=message):
-        validate_momenta(mutate(p), get_process("gg_yy"))
+def test_exact_resolves_per_process_like_the_command_line(rng: np.random.Generator) -> None:
+    oracle = oracles.get(EXACT, process="gg_yy")
+    assert oracle.name == "gg_yy" and oracle.process.name == "gg_yy" and oracle.outputs is None
+    same = OracleConfig().build("gg_yy")  # what `activeamp label --oracle exact` builds for a gg_yy store
+    assert type(same) is type(oracle) and same.options() == oracle.options()
+    p = two_body_points(4, rng)
+    np.testing.assert_array_equal(oracle(p), same(p))
+    assert exact_oracle("gg_yyg") == "gg_yyg" and resolve(EXACT, "gg_yyg")[0] == "gg_yyg"
+    with pytest.raises(ValueError, match="no built-in exact oracle for uu_ZZ .*takes the process: .*mock_vv.*vvamp"):
+        oracles.get(EXACT, process="uu_ZZ")
+    with pytest.raises(ValueError, match="give process="):
+        oracles.get(EXACT)
 
 
-def test_offshell_and_negative_energy_detected(rng: np.random.Generator) -> None:
-    p = two_body_points(3, rng)
-    off = p.copy()
-    off[1, 2, 0] += 1.0
-    off[1, 3, 0] -= 1.0  # conserves momentum, breaks masslessness
-    with pytest.raises(OracleInputError, match=r"point 1, particle 2 \(photon\) is off-shell"):
-        validate_momenta(off, get_process("gg_yy"))
-    neg = p.copy()
-    neg[2, 0, 0] = -neg[2, 0, 0]
-    with pytest.raises(OracleInputError, match="point 2, particle 0 has non-positive energy"):
-        validate_momenta(neg, get_process("gg_yy"))
-
-
-def test_bad_values_are_reported_per_point(rng: np.random.Generator) -> None:
-    values = np.array([1.0, np.nan, -2.0, np.inf, 0.0])
-    result = classify_values(values)
-    assert result.ok.tolist() == [True, False, False, False, True]
-    assert result.reasons == ("", "nan", "negative", "inf", "")
-    assert np.isnan(result.values[1:4]).all() and result.n_failed == 3
-
-    oracle = _Fixed(values)
-    p = two_body_points(5, rng)
-    assert oracle.evaluate(p).n_failed == 3
-    with pytest.raises(OracleOutputError, match="3 of 5 points failed \\(1: nan, 2: negative, 3: inf\\)") as info:
-        oracle(p)
-    assert info.value.result.ok[0]
-    np.testing.assert_array_equal(_Fixed(np.array([1.0, 2.0]))(p[:2]), [1.0, 2.0])
-
-
-def test_wrong_output_shape_is_an_error(rng: np.random.Generator) -> None:
-    with pytest.raises(oracles.OracleError, match=r"returned shape \(2,\), expected \(3,\)"):
-        _Fixed(np.ones(2)).evaluate(two_body_points(3, rng))
+def test_process_is_passed_on_or_checked() -> None:
+    # the fixed-process oracles accept the process they compute, and refuse any other
+    assert oracles.get("gg_yyg", process="gg_yyg").process.name == "gg_yyg"
+    with pytest.raises(ValueError, match="oracle 'gg_yy' computes gg_yy only, not gg_yyg"):
+        oracles.get("gg_yy", process="gg_yyg")
+    # the others take it as their option
+    assert oracles.get("mock", process="gg_yygg").process is get_process("gg_yygg")
+    assert oracles.get("mock_vv", process="ud_WZ").process is get_process("ud_WZ")
+    with pytest.raises(ConfigError, match="oracle.name: oracle 'gg_yy' computes gg_yy only, not gg_yyg"):
+        OracleConfig("gg_yy").build("gg_yyg")
+    with pytest.raises(ConfigError, match="oracle.name: there is no built-in exact oracle for uu_ZZ"):
+        OracleConfig().build("uu_ZZ")
+    with pytest.raises(ConfigError, match="oracle.options.process: 'gg_yy', but the run is for gg_yyg"):
+        OracleConfig("mock", {"process": "gg_yy"}).build("gg_yyg")
 
 
 def test_registry_builds_the_vector_mock() -> None:
@@ -94,6 +71,6 @@ def test_registry_builds_the_vector_mock() -> None:
 
     assert {"mock_vv", "vvamp"} <= set(oracles.available())
     oracle = oracles.get("mock_vv", n_outputs=3)
-    assert isinstance(oracle, MockVectorOracle) and oracle.n_outputs == 3
-    assert oracle.process.name == "uu_ZZ" and oracle.output_names == ("c1", "c2", "c3")
-    assert oracles.get("mock_vv", process="ud_WZ").process.as_process() is get_process("ud_WZ")
+    assert isinstance(oracle, MockVectorOracle) and isinstance(oracle, oracles.Oracle) and oracle.n_outputs == 3
+    assert oracle.process.name == "uu_ZZ" and oracle.outputs == ("c1", "c2", "c3")
+    assert oracles.get("mock_vv", process="ud_WZ").process is get_process("ud_WZ")

@@ -1,4 +1,4 @@
-"""Tests of the VVAMP oracle: the shim built against a stand-in qqvvamp library, the VV phase space, targets."""
+"""Tests of the VVAMP ctypes adapter: the shim built against a stand-in qqvvamp library, targets, the loop."""
 
 from __future__ import annotations
 
@@ -11,23 +11,17 @@ import numpy as np
 import pytest
 
 import oracles
-from oracles.base import OracleInputError
+from activeamp.physics.kinematics import boost, vv_invariants, vv_momenta, vv_variables
+from activeamp.physics.vv_phasespace import VVPhaseSpace
+from oracles.base import OracleInputError, classify_values
 from oracles.vvamp import (
-    VectorOracle,
-    VectorOracleOutputError,
     VVAMPError,
     VVAmpOracle,
-    VVPhaseSpace,
     build_shim,
     default_targets,
-    invariants_from_momenta,
-    invariants_from_variables,
     parse_target,
     shim_build_command,
     shim_source,
-    validate_kinematics,
-    variables_from_invariants,
-    vv_momenta,
 )
 
 STANDIN = Path(__file__).parents[1] / "fixtures" / "qqvvamp_standin"
@@ -83,14 +77,14 @@ def analytic(kin: np.ndarray, nf: int = 5, catani: bool = False) -> tuple[np.nda
 
 def forward(kin: np.ndarray) -> np.ndarray:
     """Where the stand-in's double-precision cancellation is switched on (cos θ* > 0.8)."""
-    return variables_from_invariants(kin)[:, 1] > 0.8
+    return vv_variables(kin)[:, 1] > 0.8
 
 
 @pytest.fixture(scope="module")
 def points() -> np.ndarray:
     """200 points of u ū → Z Z, avoiding the immediate neighbourhood of the stand-in's cos θ* = 0.8 switch."""
     kin = VVPhaseSpace("uu_ZZ").sample(220, np.random.default_rng(5)).kinematics
-    keep = np.abs(variables_from_invariants(kin)[:, 1] - 0.8) > 1e-6
+    keep = np.abs(vv_variables(kin)[:, 1] - 0.8) > 1e-6
     return kin[keep][:200]
 
 
@@ -104,47 +98,6 @@ def test_build_command_is_one_documented_line(tmp_path: Path) -> None:
         shim_build_command()
     with pytest.raises(VVAMPError, match=r"compiler 'no-such-c\+\+' not found"):
         build_shim("/opt/vvamp", tmp_path / "x.so", cxx="no-such-c++")
-
-
-def test_phase_space_mapping_and_inverse() -> None:
-    ps = VVPhaseSpace("uu_ZZ")
-    rng = np.random.default_rng(1)
-    sample = ps.sample(2000, rng)
-    kin = validate_kinematics(sample.kinematics)  # physical, above threshold
-    rs, cos, m34, m56 = variables_from_invariants(kin).T
-    assert rs.min() >= 200 and rs.max() <= 1000 and np.abs(cos).max() <= 1
-    assert m34.min() >= 66 and m34.max() <= 116 and m56.min() >= 66 and (m34 + m56 < rs).all()
-    np.testing.assert_allclose(ps.to_unit(kin), sample.unit, atol=1e-9)
-    np.testing.assert_allclose(invariants_from_variables(variables_from_invariants(kin)), kin, rtol=1e-12, atol=1e-6)
-    p = vv_momenta(kin)
-    metric = np.array([1.0, -1.0, -1.0, -1.0])
-    np.testing.assert_allclose(p[:, 0] + p[:, 1] - p[:, 2] - p[:, 3], 0, atol=1e-9)
-    np.testing.assert_allclose(np.einsum("na,na,a->n", p[:, 2], p[:, 2], metric), kin[:, 2], rtol=1e-9)
-    np.testing.assert_allclose(np.einsum("na,na,a->n", p[:, 3], p[:, 3], metric), kin[:, 3], rtol=1e-9)
-    q = p[:, 0] - p[:, 2]
-    np.testing.assert_allclose(np.einsum("na,na,a->n", q, q, metric), kin[:, 1], rtol=1e-9, atol=1e-6)
-
-
-@pytest.mark.parametrize("sqrt_s_map", ["linear", "log"])
-def test_phase_space_jacobian(sqrt_s_map: str) -> None:
-    ps = VVPhaseSpace("ud_WZ", sqrt_s_range=(110.0, 400.0), sqrt_s_map=sqrt_s_map)  # thresholds bind here
-    u = np.random.default_rng(2).uniform(0.05, 0.95, (20, 4))
-    _, w = ps.from_unit(u)
-    h = 1e-6
-    for k in range(len(u)):
-        jac = np.empty((4, 4))
-        for d in range(4):
-            up, dn = u[k : k + 1].copy(), u[k : k + 1].copy()
-            up[0, d] += h
-            dn[0, d] -= h
-            jac[:, d] = (
-                variables_from_invariants(ps.from_unit(up)[0]) - variables_from_invariants(ps.from_unit(dn)[0])
-            )[0] / (2 * h)
-        assert w[k] == pytest.approx(abs(np.linalg.det(jac)), rel=1e-5)
-    flat = VVPhaseSpace("uu_ZZ", sqrt_s_range=(240.0, 1000.0))  # no threshold constraint binds: constant weight
-    np.testing.assert_allclose(flat.sample(100, 3).weights, 760.0 * 2 * 50.0 * 50.0)
-    with pytest.raises(ValueError, match="not above m34_min"):
-        VVPhaseSpace("uu_ZZ", sqrt_s_range=(100.0, 1000.0))
 
 
 def test_quad_reproduces_known_answer(shim: Path, points: np.ndarray) -> None:
@@ -174,7 +127,7 @@ def test_double_precision_loses_digits_and_auto_recovers(shim: Path, points: np.
 def test_targets_select_real_and_imaginary_parts(shim: Path, points: np.ndarray) -> None:
     oracle = oracles.get("vvamp", process="uu_ZZ", library=str(shim), precision="quad")
     values = oracle(points)
-    assert oracle.output_names == default_targets() and values.shape == (len(points), 20)
+    assert oracle.outputs == default_targets() and oracle.n_outputs == 20 and values.shape == (len(points), 20)
     a, e = analytic(points)
     np.testing.assert_allclose(values[:, 0], a[:, 0, 0, 2, 0], rtol=1e-13)  # A1.A.2.re
     np.testing.assert_allclose(values[:, 19], a[:, 9, 0, 2, 1], rtol=1e-13)  # A10.A.2.im
@@ -204,23 +157,14 @@ def test_nf_and_ir_scheme_reach_vvamp(shim: Path, points: np.ndarray) -> None:
 
 
 def test_input_validation(shim: Path, points: np.ndarray) -> None:
+    """The adapter validates through oracles.base.validate_vv_kinematics (its cases: tests/oracles/test_base.py)."""
     oracle = VVAmpOracle("uu_ZZ", library=str(shim), precision="double")
     below = points[:3].copy()
     below[1, 0] = (np.sqrt(below[1, 2]) + np.sqrt(below[1, 3])) ** 2 * 0.99
-    wrong_t = points[:3].copy()
-    wrong_t[2, 1] = 10.0  # t > 0 is outside the physical range
-    negative = points[:3].copy()
-    negative[0, 3] = -1.0
-    for bad, message in (
-        (points[:, :3], r"expected shape \(N, 4\)"),
-        (points.astype(np.float32), "expected dtype float64"),
-        (points.tolist(), "expected a numpy array"),
-        (below, "point 1 is below threshold"),
-        (wrong_t, "point 2 has t = 10 GeV² outside its physical range"),
-        (negative, "point 0 has mb2 = -1 GeV², must be > 0"),
-    ):
-        with pytest.raises(OracleInputError, match=message):
-            oracle(bad)
+    with pytest.raises(OracleInputError, match="point 1 is below threshold"):
+        oracle(below)
+    with pytest.raises(OracleInputError, match="point 1 is below threshold"):
+        oracle.coefficients(below)
 
 
 def test_vvamp_exception_becomes_failed_point(shim: Path, points: np.ndarray) -> None:
@@ -233,32 +177,9 @@ def test_vvamp_exception_becomes_failed_point(shim: Path, points: np.ndarray) ->
     )
     values, reasons = oracle._evaluate(k)
     assert reasons[2] == "vvamp error: qqvvamp stand-in: need s, ma2, mb2 > 0" and reasons[0] == ""
-
-
-def test_vector_oracle_protocol_reports_failures() -> None:
-    class Half(VectorOracle):
-        name = "half"
-        input_names = ("x",)
-
-        @property
-        def output_names(self) -> tuple[str, ...]:
-            return ("y", "z")
-
-        def validate(self, x: np.ndarray) -> np.ndarray:
-            return np.asarray(x, dtype=np.float64)
-
-        def _evaluate(self, x: np.ndarray) -> tuple[np.ndarray, list[str]]:
-            y = np.stack([-x[:, 0], np.where(x[:, 0] > 0, x[:, 0], np.nan)], axis=1)
-            return y, [""] * len(x)
-
-    oracle = Half()
-    result = oracle.evaluate(np.array([[1.0], [-1.0], [2.0]]))
-    assert result.ok.tolist() == [True, False, True] and result.reasons == ("", "nan", "")
-    assert np.isnan(result.values[1]).all() and result.values[0, 0] == -1.0  # negative values are valid
-    with pytest.raises(VectorOracleOutputError, match="1 of 3 points failed") as info:
-        oracle(np.array([[1.0], [-1.0], [2.0]]))
-    assert info.value.result.n_failed == 1
-    assert oracle.provenance()["outputs"] == ["y", "z"]
+    result = classify_values(values, reasons)  # what evaluate() makes of it
+    assert result.ok.tolist() == [True, True, False, True] and result.reasons[2] == reasons[2]
+    assert np.isnan(result.values[2]).all() and result.n_outputs == 20
 
 
 def test_library_errors(shim: Path, vvamp_prefix: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -277,6 +198,8 @@ def test_library_errors(shim: Path, vvamp_prefix: Path, monkeypatch: pytest.Monk
         VVAmpOracle("uu_ZZ", library=str(junk))
     with pytest.raises(KeyError, match="unknown VV process 'uu_yy'"):
         VVAmpOracle("uu_yy", library=str(shim))
+    with pytest.raises(KeyError, match="process 'gg_yy' is not a q q̄′ → V1 V2 process"):
+        VVAmpOracle("gg_yy", library=str(shim))
 
 
 def test_pickle_registry_and_phase_space_drive(shim: Path) -> None:
@@ -295,76 +218,12 @@ def test_pickle_registry_and_phase_space_drive(shim: Path) -> None:
 # ------------------------------------------------------------------------------------------ momenta as inputs
 
 
-def _boost_z(p: np.ndarray, beta: float) -> np.ndarray:
-    gamma = 1 / np.sqrt(1 - beta**2)
-    out = p.copy()
-    out[..., 0] = gamma * (p[..., 0] + beta * p[..., 3])
-    out[..., 3] = gamma * (p[..., 3] + beta * p[..., 0])
-    return out
-
-
-@pytest.mark.parametrize("name", ["uu_ZZ", "dd_ZZ", "ud_WZ", "uu_WW"])
-def test_invariants_from_momenta_inverts_vv_momenta(name: str) -> None:
-    sample = VVPhaseSpace(name).sample(5000, np.random.default_rng(3))
-    kin = sample.kinematics
-    p = sample.momenta
-    assert p.shape == (5000, 4, 4)
-    np.testing.assert_array_equal(p, vv_momenta(kin))
-    np.testing.assert_allclose(invariants_from_momenta(p), kin, rtol=1e-12)
-    # Lorentz invariant: any frame gives the same invariants (to round-off of the boosted components)
-    np.testing.assert_allclose(invariants_from_momenta(_boost_z(p, 0.7)), kin, rtol=1e-11)
-    with pytest.raises(ValueError, match=r"expected shape \(N, 4, 4\)"):
-        invariants_from_momenta(p[:, :3])
-
-
-def test_validate_kinematics_accepts_momenta() -> None:
-    sample = VVPhaseSpace("ud_WZ").sample(50, np.random.default_rng(4))
-    k = validate_kinematics(_boost_z(sample.momenta, -0.3))
-    assert k.shape == (50, 4) and k.flags.c_contiguous
-    np.testing.assert_allclose(k, sample.kinematics, rtol=1e-11)
-    assert validate_kinematics(np.empty((0, 4, 4))).shape == (0, 4)
-    p = sample.momenta[:4]
-    not_conserved = p.copy()
-    not_conserved[2, 3, 1] += 0.5
-    massive_quark = p.copy()
-    massive_quark[1, 0, 0] *= 1.01
-    massive_quark[1, 2, 0] += massive_quark[1, 0, 0] - p[1, 0, 0]
-    zero_energy = p.copy()
-    zero_energy[0, 1] = 0.0
-    spacelike = p.copy()
-    shift = spacelike[3, 2, 0] - 0.5 * np.linalg.norm(spacelike[3, 2, 1:])
-    spacelike[3, 2, 0] -= shift  # V1 spacelike, V2 takes the energy: momentum still conserved
-    spacelike[3, 3, 0] += shift
-    nan = p.copy()
-    nan[0, 2, 2] = np.nan
-    for bad, message in (
-        (not_conserved, "momentum not conserved at point 2"),
-        (massive_quark, "point 1, particle 0 .* is not massless"),
-        (zero_energy, "point 0, particle 1 has energy 0 GeV"),
-        (nan, "non-finite momenta at point 0"),
-        (p[:, :, :3], r"expected shape \(N, 4\) .* or \(N, 4, 4\)"),
-        (p.astype(np.float32), "expected dtype float64"),
-    ):
-        with pytest.raises(OracleInputError, match=message):
-            validate_kinematics(bad, what="momenta")
-    with pytest.raises(OracleInputError, match="momenta: point 3 has ma2 = -.* GeV², must be > 0"):
-        validate_kinematics(spacelike, what="momenta")
-
-
-def test_phase_space_sample_is_a_drop_in_for_the_active_loop() -> None:
-    ps = VVPhaseSpace("uu_WW")
-    a = ps.sample(20, np.random.default_rng(8), only_accepted=True)
-    b = ps.sample(20, np.random.default_rng(8), only_accepted=False)
-    np.testing.assert_array_equal(a.kinematics, b.kinematics)
-    assert a.momenta.shape == (20, 4, 4) and len(a) == 20
-    assert ps.process.name == "uu_WW" and ps.process.as_process().kinds[2:] == ("W", "W")
-
-
 def test_vvamp_oracle_takes_momenta(shim: Path, points: np.ndarray) -> None:
     oracle = VVAmpOracle("uu_ZZ", library=str(shim), precision="quad", targets=["A1.A.0.re", "A2.B.2.im"])
     from_momenta = oracle(vv_momenta(points[:20]))
     np.testing.assert_allclose(from_momenta, oracle(points[:20]), rtol=1e-9)
-    assert oracle.process.name == "uu_ZZ"
+    np.testing.assert_allclose(oracle(boost(vv_momenta(points[:20]), [0.0, 0.0, 0.4])), from_momenta, rtol=1e-8)
+    assert oracle.process.name == "uu_ZZ" and oracle.outputs == ("A1.A.0.re", "A2.B.2.im")
 
 
 # ------------------------------------------------------------------------------------------ the active loop
@@ -405,7 +264,7 @@ def test_active_loop_learns_vvamp_coefficients(ray_local: object, shim: Path, tm
     store = ShardStore.open(tmp_path / "run" / "store")
     assert store.outputs == tuple(targets)
     train = store.arrays("train")
-    kin = invariants_from_momenta(train.momenta)
+    kin = vv_invariants(train.momenta)
     a, _ = analytic(kin)
     expected = np.stack([a[:, 0, 0, 2, 0], a[:, 0, 0, 2, 1], a[:, 2, 1, 1, 0]], axis=1)
     np.testing.assert_allclose(train.values, expected, rtol=1e-12)

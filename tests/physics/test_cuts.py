@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from activeamp.physics import kinematics as K
 from activeamp.physics.cuts import JET, Cuts, DeltaRCut, KindCut, as_cuts, kind_indices, paper_cuts
 from activeamp.physics.phasespace import rambo
-from activeamp.physics.process import get_process
+from activeamp.physics.process import Process, get_process
 
 YYG = get_process("gg_yyg")
 YYGG = get_process("gg_yygg")
@@ -58,7 +58,9 @@ def point(*particles: tuple[float, float, float]) -> np.ndarray:
 BASE = [(100.0, 0.5, 0.0), (80.0, -0.3, 2.0), (50.0, 1.0, -2.0)]
 
 
-def passes(cuts: Cuts | KindCut | DeltaRCut, particles: list[tuple[float, float, float]], process=YYG) -> bool:
+def passes(
+    cuts: Cuts | KindCut | DeltaRCut, particles: list[tuple[float, float, float]], process: Process = YYG
+) -> bool:
     return bool(cuts.mask(point(*particles), process)[0])
 
 

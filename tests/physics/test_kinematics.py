@@ -196,3 +196,23 @@ def test_as_momenta_validates() -> None:
     bad[0, 1, 2] = np.nan
     with pytest.raises(ValueError, match="non-finite"):
         K.as_momenta(bad)
+
+
+# --------------------------------------------------------------------------- q q̄′ → V1 V2
+
+
+def test_vv_variables_invariants_and_momenta_invert_each_other() -> None:
+    rng = np.random.default_rng(3)
+    n = 5000
+    m34, m56 = rng.uniform(40.0, 120.0, n), rng.uniform(40.0, 120.0, n)
+    variables = np.stack([m34 + m56 + rng.uniform(1.0, 800.0, n), rng.uniform(-1, 1, n), m34, m56], axis=1)
+    kin = K.vv_invariants_from_variables(variables)
+    np.testing.assert_allclose(K.vv_variables(kin), variables, rtol=1e-9, atol=1e-9)
+    p = K.vv_momenta(kin)
+    assert p.shape == (n, 4, 4)
+    np.testing.assert_allclose(K.vv_invariants(p), kin, rtol=1e-11, atol=1e-6)
+    # Lorentz invariant: any frame gives the same invariants (to round-off of the boosted components)
+    np.testing.assert_allclose(K.vv_invariants(K.boost(p, [0.0, 0.0, 0.7])), kin, rtol=1e-10, atol=1e-5)
+    assert K.kallen(np.float64(4.0), np.float64(1.0), np.float64(1.0)) == 0.0  # threshold: √s = m_a + m_b
+    with pytest.raises(ValueError, match=r"expected shape \(N, 4, 4\)"):
+        K.vv_invariants(p[:, :3])

@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from activeamp.physics.process import MASSIVE_KINDS, PARTICLE_KINDS, PROCESSES, Process, get_process
-from oracles.vvamp import VV_PROCESSES
+from activeamp.physics.process import (
+    MASSIVE_KINDS,
+    PARTICLE_KINDS,
+    PROCESSES,
+    VV_PROCESSES,
+    Process,
+    get_process,
+    get_vv_process,
+)
 
 
 def test_builtin_processes_are_consistent() -> None:
@@ -38,7 +45,7 @@ def test_vv_processes_match_vvamp() -> None:
     assert set(VV_PROCESSES) == set(expected)
     for name, (pdg, outgoing) in expected.items():
         proc = get_process(name)
-        assert proc.pdg == pdg == VV_PROCESSES[name].pdg and VV_PROCESSES[name].as_process() is proc
+        assert proc.pdg == pdg and get_vv_process(name) is proc and get_vv_process(proc) is proc
         assert proc.incoming == ("quark", "antiquark") and proc.outgoing == outgoing
         assert not proc.massless and proc.momentum_shape == (4, 4) and proc.n_final == 2
     # identical particles need the same kind and PDG code: Z Z are, W⁺ W⁻ and W Z are not
@@ -48,15 +55,11 @@ def test_vv_processes_match_vvamp() -> None:
     assert get_process("uu_WW").outgoing_indices("W") == (2, 3)
 
 
-def test_vv_process_must_agree_with_the_registry() -> None:
-    from oracles.vvamp import VVProcess
-
-    with pytest.raises(ValueError, match="PDG codes .* differ"):
-        VVProcess("uu_ZZ", "x", (2, -2, 23, 22), (200.0, 1000.0), (66.0, 116.0), (66.0, 116.0))
-    with pytest.raises(ValueError, match="not registered in activeamp.physics.process"):
-        VVProcess("cc_ZZ", "x", (4, -4, 23, 23), (200.0, 1000.0), (66.0, 116.0), (66.0, 116.0))
-    with pytest.raises(ValueError, match="not q q̄′ → V V"):
-        VVProcess("gg_yy", "x", (21, 21, 22, 22), (200.0, 1000.0), (66.0, 116.0), (66.0, 116.0))
+def test_get_vv_process_names_the_vv_processes() -> None:
+    with pytest.raises(KeyError, match="unknown VV process 'cc_ZZ'; the VV processes are dd_ZZ, ud_WZ, uu_WW, uu_ZZ"):
+        get_vv_process("cc_ZZ")
+    with pytest.raises(KeyError, match="process 'gg_yy' is not a q q̄′ → V1 V2 process; the VV processes are dd_ZZ"):
+        get_vv_process("gg_yy")
 
 
 def test_invalid_descriptions_are_rejected() -> None:

@@ -1,4 +1,4 @@
-"""Tests for activeamp.surrogate.metrics: Δ statistics, top selections, pulls, coverage and the JSON round trip."""
+"""Tests for activeamp.surrogate.metrics: Δ statistics, top selections, pulls, coverage, per-output evaluation."""
 
 from __future__ import annotations
 
@@ -10,14 +10,10 @@ import numpy as np
 import pytest
 
 from activeamp.surrogate.metrics import (
-    METRICS_SCHEMA,
-    DeltaStats,
     Metrics,
-    VectorMetrics,
     delta,
     delta_stats,
     evaluate_prediction,
-    evaluate_vector_prediction,
     gaussian_coverage,
     normalised_residual,
     pull_stats,
@@ -27,6 +23,7 @@ from activeamp.surrogate.metrics import (
     write_metrics_json,
 )
 from activeamp.surrogate.prediction import Prediction, reduce_outputs
+from tests.surrogate.toys import gaussian_case, signed_truth
 
 
 def _uniform_delta(n: int, half_range: float) -> np.ndarray:
@@ -39,15 +36,6 @@ def _prediction_from_delta(d: np.ndarray, a_true: np.ndarray, rel_sigma: float =
     return Prediction(mean=mean, sigma_model=rel_sigma * a_true, sigma_pred=0.5 * rel_sigma * a_true)
 
 
-def _gaussian_case(n: int, m: int, seed: int = 1) -> tuple[Prediction, np.ndarray]:
-    """A calibrated toy: ⟨A⟩ − A_true ~ N(0, σ_tot²) with σ_model = 1 %, σ_pred = 0.5 % of A_true."""
-    rng = np.random.default_rng(seed)
-    a = rng.lognormal(0.0, 1.0, n)
-    sm, sp = 0.01 * a, 0.005 * a
-    mean = a + np.hypot(sm, sp) * rng.standard_normal(n)
-    samples = mean + sp * rng.standard_normal((m, n))
-    sms = np.tile(sm, (m, 1))
-    return Prediction(mean, sm, sp, samples, sms), a
 
 
 # ------------------------------------------------------------------------------------------------ Δ
@@ -195,7 +183,7 @@ def test_pulls_definitions() -> None:
 
 
 def test_evaluate_calibrated_gaussian_coverage() -> None:
-    pred, a = _gaussian_case(50_000, 4)
+    pred, a = gaussian_case(50_000, 4)
     m = evaluate_prediction(pred, a)
     c1, c2 = m.coverage
     assert (c1.k, c2.k) == (1.0, 2.0)
@@ -221,54 +209,6 @@ def test_no_samples_no_weight_pull() -> None:
     a = np.ones(10)
     m = evaluate_prediction(_prediction_from_delta(np.zeros(10), a), a)
     assert m.pull_model_weights is None
-
-
-# ------------------------------------------------------------------------------------------------ JSON
-
-
-def test_json_round_trip(tmp_path: Path) -> None:
-    pred, a = _gaussian_case(1000, 3)
-    empty = np.zeros(0)
-    sets = {
-        "test": evaluate_prediction(pred, a),
-        "train": evaluate_prediction(Prediction(pred.mean, pred.sigma_model, pred.sigma_pred), a),
-        "empty": evaluate_prediction(Prediction(empty, empty, empty), empty),
-    }
-    extra = {"process": "gg_yyg", "oracle_calls": np.int64(1234), "seed": 7, "curve": np.array([0.1, 0.2])}
-    path = write_metrics_json(tmp_path / "sub" / "metrics.json", sets, extra)
-    raw = json.loads(path.read_text())  # strict JSON: NaN written as null
-    assert raw["schema"] == METRICS_SCHEMA
-    assert raw["sets"]["empty"]["delta_all"]["median"] is None
-    back, extra_back = read_metrics_json(path)
-    assert set(back) == set(sets)
-    assert back["test"] == sets["test"]
-    assert back["train"] == sets["train"] and back["train"].pull_model_weights is None
-    assert back["empty"].count == 0 and math.isnan(back["empty"].delta_all.median)
-    assert extra_back == {"process": "gg_yyg", "oracle_calls": 1234, "seed": 7, "curve": [0.1, 0.2]}
-    assert isinstance(back["test"].delta_all, DeltaStats)
-    assert Metrics.from_dict(sets["test"].to_dict()) == sets["test"]
-
-
-def test_json_errors(tmp_path: Path) -> None:
-    bad_schema = tmp_path / "a.json"
-    bad_schema.write_text('{"schema": "other/9", "sets": {}}')
-    with pytest.raises(ValueError, match=r"a\.json: schema 'other/9'"):
-        read_metrics_json(bad_schema)
-    pred, a = _gaussian_case(100, 2)
-    d = evaluate_prediction(pred, a).to_dict()
-    del d["delta_top1"]["median"]
-    d["pull_tot"]["bogus"] = 1
-    broken = tmp_path / "b.json"
-    broken.write_text(json.dumps({"schema": METRICS_SCHEMA, "sets": {"test": d}, "extra": {}}))
-    with pytest.raises(ValueError, match=r"sets\.test\.delta_top1: missing keys \['median'\]"):
-        read_metrics_json(broken)
-    not_json = tmp_path / "c.json"
-    not_json.write_text("{")
-    with pytest.raises(ValueError, match="not valid JSON"):
-        read_metrics_json(not_json)
-    with pytest.raises(TypeError, match="not JSON-serialisable"):
-        write_metrics_json(tmp_path / "d.json", {"test": evaluate_prediction(pred, a)}, {"f": object()})
-    assert not (tmp_path / "d.json").exists()
 
 
 def test_abs_68_counts_a_bias_the_half_width_misses() -> None:
@@ -315,20 +255,15 @@ def test_reduce_outputs_shapes_scaling_and_reductions() -> None:
         reduce_outputs(np.zeros((2, 2, 2)))
 
 
-def _signed_truth(n: int = 2000) -> np.ndarray:
-    """Three outputs ``(n, 3)``: crossing zero (an exact zero too), negative and large, positive and small."""
-    s = np.linspace(-1.0, 1.0, n)
-    s[n // 2] = 0.0
-    return np.stack([s, -1e4 * (2.0 + s), 1e-3 * (1.5 + np.cos(3 * s))], axis=1)
 
 
 def test_vector_perfect_prediction_has_zero_width() -> None:
-    truth = _signed_truth()
+    truth = signed_truth()
     assert np.any(truth[:, 0] == 0.0)  # the scalar Δ would be undefined here
     pred = Prediction(truth.copy(), 0.01 * np.abs(truth) + 1e-9, 0.005 * np.abs(truth) + 1e-9)
-    m = evaluate_vector_prediction(pred, truth, ["a", "b", "c"])
-    assert m.names == ("a", "b", "c") and m.count == 2000 and m.precision == 0.0
-    for name in m.names:
+    m = evaluate_prediction(pred, truth, ["a", "b", "c"])
+    assert m.outputs == ("a", "b", "c") and m.count == 2000 and m.precision == 0.0
+    for name in m.outputs:
         d = m.per_output[name].delta_all
         assert d.half_width_68 == 0.0 and d.abs_68 == 0.0 and d.frac_below_1e_3 == 1.0
         assert m.per_output[name].coverage[0].observed == 1.0
@@ -336,7 +271,7 @@ def test_vector_perfect_prediction_has_zero_width() -> None:
 
 
 def test_vector_known_offsets_give_the_expected_half_widths() -> None:
-    truth = _signed_truth()
+    truth = signed_truth()
     n = truth.shape[0]
     widths = np.array([0.01, 0.001, 0.05])
     norm = np.abs(truth) + np.median(np.abs(truth), axis=0)  # |A_k| + m_k
@@ -344,12 +279,12 @@ def test_vector_known_offsets_give_the_expected_half_widths() -> None:
     d = u[:, None] * widths  # deviations uniform on (−w_k, w_k): 68 % half-width 0.68 w_k
     sigma = norm * widths
     pred = Prediction(truth + d * norm, sigma, np.zeros_like(sigma))
-    m = evaluate_vector_prediction(pred, truth, ["a", "b", "c"])
-    got = [m.per_output[k].delta_all.half_width_68 for k in m.names]
+    m = evaluate_prediction(pred, truth, ["a", "b", "c"])
+    got = [m.per_output[k].delta_all.half_width_68 for k in m.outputs]
     np.testing.assert_allclose(got, 0.68 * widths, rtol=1e-3)
     assert m.precision == max(got)
     # pulls: |t| = |u| < 1 everywhere, uniform on (−1, 1); σ_k/(|A_k| + m_k) = w_k
-    for k, name in enumerate(m.names):
+    for k, name in enumerate(m.outputs):
         out = m.per_output[name]
         assert out.pull_tot.frac_within_1 == 1.0 and out.pull_tot.std == pytest.approx(1 / np.sqrt(3), rel=1e-3)
         assert out.rel_sigma_tot.median == pytest.approx(widths[k], rel=1e-12)
@@ -360,7 +295,7 @@ def test_vector_known_offsets_give_the_expected_half_widths() -> None:
 
 
 def test_vector_metrics_reuse_the_scalar_pulls_and_coverage() -> None:
-    pred, a = _gaussian_case(500, 3)
+    pred, a = gaussian_case(500, 3)
     stack = Prediction(
         np.stack([pred.mean, -pred.mean], axis=1),
         np.stack([pred.sigma_model] * 2, axis=1),
@@ -368,7 +303,7 @@ def test_vector_metrics_reuse_the_scalar_pulls_and_coverage() -> None:
         np.stack([pred.samples, -pred.samples], axis=2),
         np.stack([pred.sigma_model_samples] * 2, axis=2),
     )
-    m = evaluate_vector_prediction(stack, np.stack([a, -a], axis=1), ("plus", "minus"))
+    m = evaluate_prediction(stack, np.stack([a, -a], axis=1), ("plus", "minus"))
     scalar = evaluate_prediction(pred, a)
     for name in ("plus", "minus"):
         out = m.per_output[name]
@@ -379,32 +314,39 @@ def test_vector_metrics_reuse_the_scalar_pulls_and_coverage() -> None:
 
 
 def test_vector_metrics_round_trip_and_errors(tmp_path: Path) -> None:
-    truth = _signed_truth(300)
+    truth = signed_truth(300)
     rng = np.random.default_rng(6)
     pred = Prediction(truth * (1 + 0.01 * rng.standard_normal(truth.shape)), np.abs(truth) + 1, np.abs(truth))
-    m = evaluate_vector_prediction(pred, truth, ["a", "b", "c"])
-    assert VectorMetrics.from_dict(m.to_dict()) == m
-    assert VectorMetrics.from_dict(json.loads(json.dumps(m.to_dict()))) == m
-    scalar_pred, a = _gaussian_case(200, 2)
+    m = evaluate_prediction(pred, truth, ["a", "b", "c"])
+    assert Metrics.from_dict(m.to_dict()) == m
+    assert Metrics.from_dict(json.loads(json.dumps(m.to_dict()))) == m
+    scalar_pred, a = gaussian_case(200, 2)
     sets = {"test": m, "scalar": evaluate_prediction(scalar_pred, a)}
     back, _ = read_metrics_json(write_metrics_json(tmp_path / "metrics.json", sets))
-    assert back["test"] == m and isinstance(back["scalar"], Metrics) and back["scalar"] == sets["scalar"]
-    empty = evaluate_vector_prediction(Prediction(*(np.zeros((0, 2)),) * 3), np.zeros((0, 2)), ["a", "b"])
+    assert back["test"] == m and back["scalar"] == sets["scalar"] and back["scalar"].outputs is None
+    empty = evaluate_prediction(Prediction(*(np.zeros((0, 2)),) * 3), np.zeros((0, 2)), ["a", "b"])
     assert empty.count == 0 and math.isnan(empty.precision)
-    with pytest.raises(ValueError, match="names: 2 names for 3 outputs"):
-        evaluate_vector_prediction(pred, truth, ["a", "b"])
+    with pytest.raises(ValueError, match="outputs: 2 names for 3 outputs"):
+        evaluate_prediction(pred, truth, ["a", "b"])
     with pytest.raises(ValueError, match=r"prediction\.mean has shape \(300, 3\) but truth has shape \(300, 2\)"):
-        evaluate_vector_prediction(pred, truth[:, :2], ["a", "b"])
+        evaluate_prediction(pred, truth[:, :2], ["a", "b"])
     with pytest.raises(ValueError, match="truth: output 1 is zero at all 300 points"):
-        evaluate_vector_prediction(pred, truth * [1.0, 0.0, 1.0], ["a", "b", "c"])
+        evaluate_prediction(pred, truth * [1.0, 0.0, 1.0], ["a", "b", "c"])
     with pytest.raises(ValueError, match=r"truth: 1 of 900 values are not finite \(first at index \(4, 2\)\)"):
-        evaluate_vector_prediction(pred, np.where(np.arange(900).reshape(300, 3) == 14, np.nan, truth), "abc")
-    with pytest.raises(ValueError, match=r"VectorMetrics\.per_output\.b\.delta_all: missing keys \['median'\]"):
+        evaluate_prediction(pred, np.where(np.arange(900).reshape(300, 3) == 14, np.nan, truth), ["a", "b", "c"])
+    with pytest.raises(ValueError, match="expected a sequence of output names, got the string 'abc'"):
+        evaluate_prediction(pred, truth, "abc")
+    with pytest.raises(ValueError, match=r"truth has shape \(300, 3\): a vector prediction needs its K output names"):
+        evaluate_prediction(pred, truth)
+    with pytest.raises(ValueError, match=r"truth has shape \(300,\): a scalar prediction takes no output names"):
+        evaluate_prediction(pred.output(0), truth[:, 0], ["a"])
+    with pytest.raises(ValueError, match=r"Metrics\.per_output\.b\.delta_all: missing keys \['median'\]"):
         broken = m.to_dict()
         del broken["per_output"]["b"]["delta_all"]["median"]
-        VectorMetrics.from_dict(broken)
+        Metrics.from_dict(broken)
     with pytest.raises(ValueError, match="output names must be unique"):
-        evaluate_vector_prediction(pred, truth, ["a", "a", "c"])
+        evaluate_prediction(pred, truth, ["a", "a", "c"])
+
 
 
 def test_vector_deviation_is_relative_for_large_values_and_floored_at_zeros() -> None:
