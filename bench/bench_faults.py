@@ -43,7 +43,7 @@ logger = logging.getLogger("bench_faults")
 
 CONFIG: dict[str, Any] = {
     "seed": 11,
-    "oracle": {"name": "mock", "options": {"latency": 0.004, "crash_rate": 0.0}},
+    "oracle": {"name": "mock", "options": {"latency": 0.03, "crash_rate": 0.0}},
     "n_initial": 1500,
     "n_validation": 300,
     "n_test": 500,
@@ -51,7 +51,7 @@ CONFIG: dict[str, Any] = {
     "surrogate": {"max_steps": 300, "hidden": [32, 32], "batch_size": 256, "n_weight_samples": 8},
     "trainer": {"round_steps": 150, "num_cpus": 1.0},
     "acquisition": {"n_candidates": 4000, "batch_size": 500, "n_weight_samples": 8},
-    "budget": {"max_rounds": 4},
+    "budget": {"max_rounds": 6},
     "plots": False,
 }
 
@@ -63,8 +63,8 @@ def _expected_points(config: dict[str, Any]) -> int:
 
 
 def _oracle_actor_pids() -> list[int]:
-    """PIDs of live oracle actors (Ray names their processes ``ray::OracleActor...``)."""
-    out = subprocess.run(["pgrep", "-f", "ray::OracleActor"], capture_output=True, text=True).stdout
+    """PIDs of live oracle actors (Ray names their processes ``ray::OracleWorker...``)."""
+    out = subprocess.run(["pgrep", "-f", "ray::OracleWorker"], capture_output=True, text=True).stdout
     return [int(p) for p in out.split()]
 
 

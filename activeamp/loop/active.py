@@ -51,14 +51,6 @@ _PROGRESS_EVERY_S = 10.0  # seconds between the training progress lines of a rou
 _CANDIDATE_BATCH, _SELECTED_BATCH, _SELECTION_RNG = 0, 1, 2
 
 
-def _top1(metrics: Metrics) -> tuple[float, float]:
-    """Top-1 % half-width and 68 % quantile of |Δ| (vector metrics: the worst output of each)."""
-    return (
-        max(m.delta_top1.half_width_68 for m in metrics.records),
-        max(m.delta_top1.abs_68 for m in metrics.records),
-    )
-
-
 @dataclass(frozen=True)
 class RoundStatus:
     """What a round achieved, passed to the per-round callback.
@@ -392,7 +384,7 @@ class ActiveLearner:
         )
         prediction = ray.get(self._trainer.predict.remote(x_test))
         metrics = self._evaluate(store, prediction, a_test)
-        top1_width, top1_accuracy = _top1(metrics)
+        top1_width, top1_accuracy = metrics.top1
         oracle_calls = self._oracle_calls(store)
         wall = base_wall + time.perf_counter() - start
         status = RoundStatus(

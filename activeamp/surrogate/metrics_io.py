@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from activeamp.atomic import write_atomic
+from activeamp.jsonio import dumps
 from activeamp.surrogate.metrics_records import Metrics
 
 __all__ = ["METRICS_SCHEMA", "read_metrics_json", "write_metrics_json"]
@@ -21,20 +19,6 @@ logger = logging.getLogger(__name__)
 
 #: Identifier written into metrics JSON files; bumped when the layout changes.
 METRICS_SCHEMA: str = "activeamp.metrics/1"
-
-
-def _nan_to_none(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {str(k): _nan_to_none(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_nan_to_none(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return _nan_to_none(obj.tolist())
-    if isinstance(obj, np.generic):
-        obj = obj.item()
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj
 
 
 def write_metrics_json(
@@ -69,7 +53,7 @@ def write_metrics_json(
         "extra": dict(extra or {}),
     }
     try:
-        text = json.dumps(_nan_to_none(doc), indent=2, allow_nan=False, ensure_ascii=False)
+        text = dumps(doc)
     except TypeError as exc:
         raise TypeError(f"{path}: extra is not JSON-serialisable: {exc}") from None
     write_atomic(path, text + "\n")

@@ -328,6 +328,20 @@ class Metrics:
         finite = [m.precision for m in self.records if not math.isnan(m.precision)]
         return max(finite) if finite else _NAN
 
+    @property
+    def top1(self) -> tuple[float, float]:
+        """The 1 % largest |targets|: (68 % half-width of Δ, 68 % quantile of |Δ|), for a vector record the worst
+        (largest) output's of each; NaN where there is none. The quantile counts a bias, the half-width does not."""
+
+        def worst(values: list[float]) -> float:
+            finite = [v for v in values if not math.isnan(v)]
+            return max(finite) if finite else _NAN
+
+        return (
+            worst([m.delta_top1.half_width_68 for m in self.records]),
+            worst([m.delta_top1.abs_68 for m in self.records]),
+        )
+
     delta_all = _scalar_field("delta_all")
     delta_top1 = _scalar_field("delta_top1")
     delta_top01 = _scalar_field("delta_top01")

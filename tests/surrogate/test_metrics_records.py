@@ -86,3 +86,22 @@ def test_metrics_checks_its_outputs_records_and_scales() -> None:
         Metrics((record, record), ("x", "y"), (1.0, 2.0, 3.0))
     with pytest.raises(ValueError, match=r"per_output has outputs \['x'\], names are \['x', 'y'\]"):
         Metrics.from_dict({"names": ["x", "y"], "scale": [], "per_output": {"x": record.to_dict()}})
+
+
+def test_top1_is_the_worst_output_and_ignores_missing_ones() -> None:
+    import math
+
+    from activeamp.surrogate.metrics import evaluate_prediction
+    from activeamp.surrogate.prediction import Prediction
+
+    rng = np.random.default_rng(4)
+    truth = rng.lognormal(0.0, 1.0, (400, 2))
+    mean = truth * (1.0 + np.array([0.01, 0.03]) * rng.standard_normal((400, 2)))
+    pred = Prediction(mean, 0.01 * truth, 0.0 * truth)
+    vector = evaluate_prediction(pred, truth, outputs=("a", "b"))
+    half, quantile = vector.top1
+    assert half == max(m.delta_top1.half_width_68 for m in vector.records)
+    assert quantile == max(m.delta_top1.abs_68 for m in vector.records)
+    scalar = evaluate_prediction(pred.output(0), truth[:, 0])
+    assert scalar.top1 == (scalar.delta_top1.half_width_68, scalar.delta_top1.abs_68)
+    assert not math.isnan(quantile)

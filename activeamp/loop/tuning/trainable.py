@@ -15,7 +15,7 @@ import torch
 from ray import tune
 
 from activeamp.jsonio import write_json
-from activeamp.surrogate.metrics import Metrics, evaluate_prediction
+from activeamp.surrogate.metrics import evaluate_prediction
 from activeamp.surrogate.surrogate import Surrogate, SurrogateConfig
 
 __all__ = ["MODEL_FILE", "train_trial", "trial_dirname", "validation_metrics"]
@@ -25,13 +25,6 @@ logger = logging.getLogger(__name__)
 #: The surrogate's file inside every trial checkpoint (:meth:`Surrogate.save`).
 MODEL_FILE = "model.pt"
 _STATE_FILE = "trial_state.json"  # last validation metrics, so a resumed trial keeps reporting them
-
-
-def _top1(metrics: Metrics) -> float:
-    """68 % quantile of |Δ| for the top 1 % (counts a bias); for vector metrics the worst output's (NaN if none)."""
-    widths = [m.delta_top1.abs_68 for m in metrics.records]
-    finite = [w for w in widths if not math.isnan(w)]
-    return float(max(finite)) if finite else math.nan
 
 
 def validation_metrics(
@@ -62,7 +55,7 @@ def validation_metrics(
     if np.ndim(a_val) == 2:
         names = list(outputs) if outputs is not None else [f"y{k}" for k in range(np.shape(a_val)[1])]
     metrics = evaluate_prediction(pred, a_val, names)
-    return {"val_delta68": float(metrics.precision), "val_top1": _top1(metrics)}
+    return {"val_delta68": float(metrics.precision), "val_top1": metrics.top1[1]}
 
 
 def _restore(folder: Path) -> tuple[Surrogate, dict[str, float]]:
