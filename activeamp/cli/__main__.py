@@ -1,0 +1,7 @@
+"""``python -m activeamp.cli``: the ``activeamp`` command."""
+
+import sys
+
+from activeamp.cli import main
+
+sys.exit(main())
