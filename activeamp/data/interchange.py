@@ -50,7 +50,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-_AMPLITUDE_UNITS = {2: "1", 3: "GeV^-2", 4: "GeV^-4"}
 
 
 # --------------------------------------------------------------------------------------------- validation
@@ -227,7 +226,7 @@ def export_hdf5(
         if vector:
             f.attrs["outputs"] = json.dumps(list(store.outputs or ()))
         else:
-            f.attrs["amplitude_units"] = _AMPLITUDE_UNITS.get(proc.n_final, f"GeV^{4 - 2 * proc.n_final}")
+            f.attrs["amplitude_units"] = proc.amplitude_units
         f.attrs["schema_version"] = store.manifest["schema_version"]
         f.attrs["provenance"] = json.dumps(plain(provenance), sort_keys=True, default=str)
         f.create_dataset("momenta", data=momenta, dtype=np.float64, compression=compression)

@@ -61,6 +61,12 @@ class Process:
         return len(self.outgoing)
 
     @property
+    def amplitude_units(self) -> str:
+        """Units of |M|² (2 → n): ``"1"`` for 2 → 2, else ``"GeV^-2(n-2)"``, e.g. ``"GeV^-2"`` for 2 → 3."""
+        power = 2 * (self.n_final - 2)
+        return "1" if power == 0 else f"GeV^-{power}"
+
+    @property
     def n_particles(self) -> int:
         """Number of particles, incoming included."""
         return 2 + len(self.outgoing)

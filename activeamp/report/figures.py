@@ -207,9 +207,11 @@ def _band(
 
 
 def amplitude_unit(process: Process) -> str:
-    """Mathtext unit of |M|² for ``process``: GeV^(−2(n−2)) for n final-state particles ("" for 2 → 2)."""
-    power = 2 * (process.n_final - 2)
-    return "" if power == 0 else f"GeV$^{{-{power}}}$"
+    """Mathtext unit of |M|² for ``process`` (:attr:`Process.amplitude_units`; "" for 2 → 2)."""
+    if process.amplitude_units == "1":
+        return ""
+    base, power = process.amplitude_units.split("^")
+    return f"{base}$^{{{power}}}$"
 
 
 def _unit_of(label: str) -> str:
