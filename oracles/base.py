@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from activeamp.physics.checks import check_momenta
+from activeamp.physics.checks import check_momenta, value_failures
 from activeamp.physics.kinematics import kallen, vv_invariants
 from activeamp.physics.process import Process, get_vv_process
 
@@ -222,14 +222,7 @@ def classify_values(values: np.ndarray, reasons: Sequence[str] | None = None) ->
     if values.ndim not in (1, 2):
         raise ValueError(f"oracle values: expected shape (N,) or (N, K), got {values.shape}")
     n = values.shape[0]
-    out = np.full(n, "", dtype=object)
-    if values.ndim == 1:
-        out[np.isnan(values)] = "nan"
-        out[np.isinf(values)] = "inf"
-        out[values < 0] = "negative"
-    elif n:
-        out[np.isinf(values).any(axis=1)] = "inf"
-        out[np.isnan(values).any(axis=1)] = "nan"
+    out = value_failures(values)
     if reasons is not None:
         given = np.asarray(list(reasons), dtype=object)
         if given.shape != (n,):

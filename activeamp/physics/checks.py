@@ -9,7 +9,7 @@ import numpy as np
 from activeamp.physics.cuts import Cuts
 from activeamp.physics.process import MASSIVE_KINDS, Process, get_process
 
-__all__ = ["check_momenta", "cuts_report", "check_cuts", "format_rows"]
+__all__ = ["check_momenta", "cuts_report", "check_cuts", "format_rows", "value_failures"]
 
 #: How many offending row indices a message lists before it elides the rest.
 MAX_ROWS_SHOWN = 5
@@ -185,3 +185,26 @@ def check_cuts(
     outside, message = cuts_report(momenta, process, cuts, what=what)
     if outside.any():
         raise error(message)
+
+
+def value_failures(values: np.ndarray) -> np.ndarray:
+    """Why each raw oracle value is not a usable label (``""`` where it is).
+
+    Scalar squared matrix elements ``(N,)``: ``"nan"``, ``"inf"``, or ``"negative"`` (−inf too). Signed vector
+    values ``(N, K)``: a row with a NaN gives ``"nan"``, else one with ±inf gives ``"inf"``.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(N,)``, dtype object.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    out = np.full(values.shape[0], "", dtype=object)
+    if values.ndim == 1:
+        out[np.isnan(values)] = "nan"
+        out[np.isinf(values)] = "inf"
+        out[values < 0] = "negative"
+    elif values.shape[0]:
+        out[np.isinf(values).any(axis=1)] = "inf"
+        out[np.isnan(values).any(axis=1)] = "nan"
+    return out

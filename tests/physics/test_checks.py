@@ -109,3 +109,12 @@ def test_cuts_report_names_rows_and_cuts() -> None:
 def test_default_cuts_are_the_papers_and_none_for_vv() -> None:
     assert default_cuts("gg_yy") == paper_cuts("gg_yy")
     assert not default_cuts("uu_ZZ")
+
+
+def test_value_failures_of_scalar_and_vector_values() -> None:
+    from activeamp.physics.checks import value_failures
+
+    scalar = np.array([1.0, np.nan, np.inf, -np.inf, -2.0, 0.0])
+    assert value_failures(scalar).tolist() == ["", "nan", "inf", "negative", "negative", ""]
+    vector = np.array([[1.0, -3.0], [np.inf, 1.0], [np.nan, np.inf]])
+    assert value_failures(vector).tolist() == ["", "inf", "nan"]  # signed values are fine; NaN outranks inf

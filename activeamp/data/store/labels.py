@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from activeamp.data.store.errors import StoreInputError
+from activeamp.physics.checks import value_failures
 
 __all__ = ["classify_amplitudes", "scalar_labels", "vector_labels"]
 
@@ -27,8 +28,7 @@ def classify_amplitudes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     reasons : numpy.ndarray
         Shape ``(N,)`` object array: ``""`` for good points, else ``"nan"``, ``"negative"`` (also −inf) or ``"inf"``.
     """
-    reasons = np.where(np.isnan(values), "nan", np.where(values < 0, "negative", np.where(np.isinf(values), "inf", "")))
-    reasons = reasons.astype(object)
+    reasons = value_failures(values)
     return reasons == "", reasons
 
 
