@@ -231,16 +231,21 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
+    from activeamp.data.imported import check_cuts
     from activeamp.data.interchange import import_hdf5, import_npy, read_hdf5, read_npy
+    from activeamp.physics.process import get_process
 
     process = args.process
     outputs = None
-    if not (args.store / "store.json").exists():  # check the file before creating a store for it
+    if not (args.store / "store.json").exists():  # check the file (points and cuts) before creating a store for it
+        data = None
         if args.h5 is not None:
             data = read_hdf5(args.h5, process)  # a new store takes the file's process and outputs
             process, outputs = process or data.process, data.outputs
         elif process is not None:
-            read_npy(args.npy[0], args.npy[1], process)
+            data = read_npy(args.npy[0], args.npy[1], process)
+        if data is not None and not args.allow_outside_cuts:
+            check_cuts(data, get_process(process), str(args.h5 or args.npy[0]), allow_outside_cuts=False)
     store = _open_or_create(args.store, process, outputs)
     if args.h5 is not None:
         n = import_hdf5(

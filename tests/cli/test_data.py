@@ -102,6 +102,7 @@ def test_import_outside_the_cuts_needs_the_option(
     assert code == 2 and err.count("\n") == 1
     assert f"p.npy: point {int(np.argmax(~paper_cuts('gg_yyg').mask(p, 'gg_yyg')))} is outside the cuts" in err
     assert f"{n_out} of 300 points fail this check" in err and "--allow-outside-cuts" in err
+    assert not (tmp_path / "s").exists()  # refused before a store was created for the file
     with caplog.at_level("WARNING", logger="activeamp.data.interchange"):
         code, out, _ = run(capsys, *argv, "--allow-outside-cuts")
     assert code == 0 and "imported 300 points" in out
