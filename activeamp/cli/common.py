@@ -6,18 +6,23 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-__all__ = ["add_dataset_overrides", "load_config"]
+__all__ = ["add_config_options", "load_config"]
 
 
-def add_dataset_overrides(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--config", type=Path, help="YAML file with the configuration (see README)")
+def add_config_options(
+    p: argparse.ArgumentParser,
+    config_help: str = "YAML file with the configuration (see README)",
+    example: str = "--set n_train=20000 --set oracle.options.latency=0.005",
+) -> None:
+    """``--config FILE`` and repeatable ``--set KEY=VALUE`` (into ``args.overrides``) of a command."""
+    p.add_argument("--config", type=Path, help=config_help)
     p.add_argument(
         "--set",
         dest="overrides",
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="override a configuration key, e.g. --set n_train=20000 --set oracle.options.latency=0.005",
+        help=f"override a configuration key, e.g. {example}",
     )
 
 

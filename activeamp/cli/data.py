@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from activeamp.cli.common import add_dataset_overrides, load_config
+from activeamp.cli.common import add_config_options, load_config
 
 __all__ = ["add_parsers"]
 
@@ -18,7 +18,7 @@ __all__ = ["add_parsers"]
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     """Register the commands of this module."""
     p = sub.add_parser("dataset", help="build a labelled data set (train/validation/test) without active learning")
-    add_dataset_overrides(p)
+    add_config_options(p)
     p.add_argument("--out", type=Path, required=True, help="output folder (store in OUT/store)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_dataset)

@@ -7,7 +7,7 @@ import dataclasses
 import time
 from pathlib import Path
 
-from activeamp.cli.common import add_dataset_overrides, load_config
+from activeamp.cli.common import add_config_options, load_config
 
 __all__ = ["add_parsers"]
 
@@ -21,7 +21,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         "score a candidate pool by sigma_tot, label the least certain points with the oracle pool, retrain and "
         "evaluate on a frozen test set. Writes a run folder (store, checkpoints, metrics per round, plots, summary).",
     )
-    add_dataset_overrides(p)
+    add_config_options(p)
     p.add_argument("--out", type=Path, default=None, help="run folder (default runs/run-<date>-<time>)")
     p.add_argument("--resume", type=Path, default=None, metavar="DIR", help="continue the run in DIR after a kill")
     p.add_argument("--address", default=None, help="Ray cluster address (default: RAY_ADDRESS, else start locally)")
@@ -36,7 +36,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         "of a store. Writes <storage_path>/<name>/: Tune logs and TensorBoard events per trial, best_run.yaml (a run "
         "config for `activeamp run` and `activeamp train`), best_model.pt, trials.csv. See tune/README.md.",
     )
-    add_dataset_overrides(p)
+    add_config_options(p)
     p.add_argument("--resume", action="store_true", help="continue the interrupted search of the same name")
     p.add_argument("--address", default=None, help="Ray cluster address (default: RAY_ADDRESS, else start locally)")
     p.set_defaults(func=cmd_tune)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from activeamp.cli.common import add_config_options
+
 __all__ = ["add_parsers"]
 
 
@@ -21,14 +23,10 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--out", type=Path, required=True, help="output folder: model.pt, train_config.yaml, history.json, loss.png"
     )
-    p.add_argument("--config", type=Path, help="YAML training config with sections surrogate and boosting (see README)")
-    p.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a config key, e.g. --set surrogate.lr=1e-4 --set surrogate.max_epochs=300 --set n_train=9000",
+    add_config_options(
+        p,
+        "YAML training config with sections surrogate and boosting (see README)",
+        "--set surrogate.lr=1e-4 --set surrogate.max_epochs=300 --set n_train=9000",
     )
     p.add_argument(
         "--boost",

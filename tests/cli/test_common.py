@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from activeamp.cli.common import add_dataset_overrides, load_config
+from activeamp.cli.common import add_config_options, load_config
 
 
 def test_config_file_and_overrides_make_a_validated_config(tmp_path: Path) -> None:
     parser = argparse.ArgumentParser()
-    add_dataset_overrides(parser)
+    add_config_options(parser)
     path = tmp_path / "run.yaml"
     path.write_text("budget:\n  max_rounds: 5\n")
     args = parser.parse_args(["--config", str(path), "--set", "n_initial=500"])

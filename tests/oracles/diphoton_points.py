@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from activeamp.physics.phasespace import rambo
 from oracles.diphoton_2to2 import HELICITY_LABELS_2TO2
 from oracles.diphoton_2to3 import HELICITY_LABELS_2TO3
 
@@ -19,7 +20,6 @@ __all__ = [
     "collinear_point",
     "pair_in_frame",
     "physical_points_2to3",
-    "rambo3",
     "random_rotation",
     "reference_points",
     "rotate",
@@ -61,35 +61,11 @@ def reference_points(key: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return momenta, msq, terms
 
 
-def rambo3(n: int, rng: np.random.Generator, sqrt_s: float = SQRT_S) -> np.ndarray:
-    """Massless three-body RAMBO points ``(n, 5, 4)`` in the partonic centre-of-mass frame."""
-    cos = 2.0 * rng.random((n, 3)) - 1.0
-    phi = 2.0 * np.pi * rng.random((n, 3))
-    e = -np.log(rng.random((n, 3)) * rng.random((n, 3)))
-    sin = np.sqrt(1.0 - cos**2)
-    q = np.stack([e, e * sin * np.cos(phi), e * sin * np.sin(phi), e * cos], axis=-1)
-    total = q.sum(axis=1)
-    mass = np.sqrt(total[:, 0] ** 2 - (total[:, 1:] ** 2).sum(-1))
-    b = -total[:, 1:] / mass[:, None]
-    x = sqrt_s / mass
-    gamma = total[:, 0] / mass
-    a = 1.0 / (1.0 + gamma)
-    bq = np.einsum("ni,nki->nk", b, q[..., 1:])
-    p = np.zeros((n, 5, 4))
-    p[:, 0] = [sqrt_s / 2, 0, 0, sqrt_s / 2]
-    p[:, 1] = [sqrt_s / 2, 0, 0, -sqrt_s / 2]
-    p[:, 2:, 0] = x[:, None] * (gamma[:, None] * q[..., 0] + bq)
-    p[:, 2:, 1:] = x[:, None, None] * (
-        q[..., 1:] + b[:, None, :] * q[..., :1] + a[:, None, None] * bq[..., None] * b[:, None, :]
-    )
-    return p
-
-
 def physical_points_2to3(n: int, rng: np.random.Generator) -> np.ndarray:
     """RAMBO points of g g → γ γ g with loose cuts (pT > 20 GeV, ΔR > 0.4, photon |η| < 2.37)."""
     out = []
     while sum(len(o) for o in out) < n:
-        p = rambo3(4 * n, rng)
+        p, _ = rambo(4 * n, 3, rng, SQRT_S)
         pt = np.hypot(p[..., 1], p[..., 2])
         eta = np.arcsinh(p[..., 3] / np.maximum(pt, 1e-300))
         phi = np.arctan2(p[..., 2], p[..., 1])

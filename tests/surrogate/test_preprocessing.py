@@ -15,20 +15,7 @@ from activeamp.surrogate.preprocessing import (
     fit_target_transform,
     target_transform_from_state,
 )
-
-
-def _two_body(n: int, rng: np.random.Generator, sqrt_s: float = 1000.0) -> np.ndarray:
-    """Massless 2 → 2 momenta ``(n, 4, 4)`` in the partonic centre-of-mass frame (GeV)."""
-    e = sqrt_s / 2
-    cos_t = rng.uniform(-0.9, 0.9, n)
-    sin_t = np.sqrt(1 - cos_t**2)
-    phi = rng.uniform(0, 2 * np.pi, n)
-    p = np.zeros((n, 4, 4))
-    p[:, 0] = [e, 0, 0, e]
-    p[:, 1] = [e, 0, 0, -e]
-    p[:, 2] = np.stack([np.full(n, e), e * sin_t * np.cos(phi), e * sin_t * np.sin(phi), e * cos_t], axis=1)
-    p[:, 3] = p[:, 0] + p[:, 1] - p[:, 2]
-    return p
+from tests.conftest import two_body_points
 
 
 def test_target_round_trip_is_exact() -> None:
@@ -66,7 +53,7 @@ def test_target_errors_name_the_problem() -> None:
 
 def test_momenta_inputs_drop_constant_components_and_standardise() -> None:
     rng = np.random.default_rng(2)
-    p = _two_body(1000, rng)
+    p = two_body_points(1000, rng)
     t = InputTransform.fit(p, "momenta")
     # incoming momenta and the fixed outgoing energies are constant at fixed √s
     assert set(t.dropped) == {f"p{i}_{c}" for i in (0, 1) for c in ("E", "px", "py", "pz")} | {"p2_E", "p3_E"}
@@ -81,7 +68,7 @@ def test_momenta_inputs_drop_constant_components_and_standardise() -> None:
 
 def test_invariant_inputs_are_log_scaled() -> None:
     rng = np.random.default_rng(3)
-    p = _two_body(500, rng)
+    p = two_body_points(500, rng)
     feats, names = as_features(p, "invariants")
     assert names == ("log_s01", "log_s02", "log_s03", "log_s12", "log_s13", "log_s23")
     np.testing.assert_allclose(feats[:, 0], np.log(1000.0**2), rtol=1e-12)  # s_12 = s
