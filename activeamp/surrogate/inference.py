@@ -11,16 +11,24 @@ import torch
 from torch import Tensor
 
 from activeamp.surrogate.config import SurrogateConfig
+from activeamp.surrogate.laplace import LastLayerNet
 from activeamp.surrogate.models import Params, SurrogateNet
 from activeamp.surrogate.networks import derive_seed
 from activeamp.surrogate.pipeline import Pipeline
 from activeamp.surrogate.prediction import Prediction
-from activeamp.surrogate.preprocessing import AnyTargetTransform
-from activeamp.surrogate.uncertainty import stratified_normal_nodes, summarise_samples, t_model_weights
+from activeamp.surrogate.preprocessing import AnyTargetTransform, LogTargetTransform
+from activeamp.surrogate.uncertainty import (
+    lognormal_summary,
+    stratified_normal_nodes,
+    summarise_samples,
+    t_model_weights,
+)
 
 __all__ = [
     "PredictionMixin",
     "chunk_size",
+    "closed_form_prediction",
+    "has_closed_form",
     "image_outputs",
     "mean_prediction",
     "predict_samples",
@@ -132,6 +140,47 @@ def predict_samples(
     )
 
 
+def has_closed_form(net: SurrogateNet, target: AnyTargetTransform | None) -> bool:
+    """Whether ⟨A⟩, σ_model, σ_pred have a closed form: a last-layer Gaussian posterior and the log target map
+    (or the preprocessed space)."""
+    return isinstance(net, LastLayerNet) and (target is None or isinstance(target, LogTargetTransform))
+
+
+@torch.no_grad()
+def closed_form_prediction(
+    net: LastLayerNet,
+    pipeline: Pipeline,
+    x: np.ndarray,
+    target: LogTargetTransform | None,
+    *,
+    n_outputs: int | None,
+    batch_size: int | None,
+    device: torch.device,
+) -> Prediction:
+    """⟨A⟩, σ_model, σ_pred without weight sampling (:meth:`LastLayerNet.moments`, :func:`lognormal_summary`).
+
+    The M → ∞ limit of :func:`predict_samples` for the default surrogate, at the cost of one network pass.
+    Shapes ``(N,)`` (``(N, K)`` for K ``n_outputs``), float64, amplitude units (``target``) or preprocessed.
+    """
+    net.eval()
+    shape = (len(x),) if n_outputs is None else (len(x), n_outputs)
+    mean, sigma_model, sigma_pred = np.empty(shape), np.empty(shape), np.empty(shape)
+    params = net.draw(1, mean=True)
+    chunk = chunk_size(net, batch_size, params)
+    if batch_size is None:
+        chunk = max(chunk // pipeline.order, 1)
+    for start in range(0, len(x), chunk):
+        feats, scale = pipeline.encode(x[start : start + chunk])
+        xc = torch.as_tensor(feats, dtype=torch.float32, device=device)
+        moments = [t.double().cpu().numpy() for t in net.moments(xc)]
+        if n_outputs is None:
+            moments = [m[:, 0] for m in moments]
+        part = lognormal_summary(*moments, target, scale if target is not None else None)
+        sl = slice(start, start + xc.shape[1])
+        mean[sl], sigma_model[sl], sigma_pred[sl] = part.mean, part.sigma_model, part.sigma_pred
+    return Prediction(mean=mean, sigma_model=sigma_model, sigma_pred=sigma_pred)
+
+
 def mean_prediction(
     net: SurrogateNet,
     pipeline: Pipeline,
@@ -177,6 +226,7 @@ class PredictionMixin:
         batch_size: int | None = None,
         space: Literal["amplitude", "preprocessed"] = "amplitude",
         seed: int | None = None,
+        closed_form: bool | None = None,
     ) -> Prediction:
         """⟨A⟩, σ_model, σ_pred from ``M`` weight samples (Eqs. 8, 10, 11); see :func:`summarise_samples`.
 
@@ -196,6 +246,11 @@ class PredictionMixin:
             or the standardised network space of Eq. (15).
         seed : int, optional
             Seed of the weight draws (default: derived from ``config.seed``, so predictions are reproducible).
+        closed_form : bool, optional
+            Use the exact moments of the last-layer posterior instead of M weight draws
+            (:func:`closed_form_prediction`: one network pass, no sampling noise). Default (None): whenever the
+            model has them (the ``laplace`` family with the ``pure_log`` target or the preprocessed space) and
+            neither ``n_samples`` nor ``return_samples`` asks for draws. True for a model without them raises.
 
         Returns
         -------
@@ -205,12 +260,28 @@ class PredictionMixin:
         if space not in ("amplitude", "preprocessed"):
             raise ValueError(f"space: {space!r} is not one of 'amplitude', 'preprocessed'")
         net = self._require_net()
+        target = self.target_transform if space == "amplitude" else None
+        closed = has_closed_form(net, target)
+        if closed_form and (not closed or return_samples):
+            raise ValueError(
+                "closed_form: needs a last-layer (laplace) model with the pure_log target or space='preprocessed', "
+                "and no return_samples"
+            )
+        if closed and (closed_form or (closed_form is None and n_samples is None and not return_samples)):
+            return closed_form_prediction(
+                net,  # type: ignore[arg-type]  # has_closed_form checked the class
+                self._require_pipeline(),
+                x,
+                target,  # type: ignore[arg-type]
+                n_outputs=self._n_outputs,
+                batch_size=batch_size,
+                device=self.device,
+            )
         m = weight_sample_count(net, self.config.n_weight_samples, n_samples)
         seed = derive_seed(self.config.seed, "predict") if seed is None else int(seed)
         gen = torch.Generator(self.device).manual_seed(seed)
         with torch.no_grad():
             params = net.draw(m, gen)
-        target = self.target_transform if space == "amplitude" else None
         nodes = stratified_normal_nodes(self.config.n_noise_samples)
         return predict_samples(
             net,

@@ -149,6 +149,35 @@ class LastLayerNet(SurrogateNet):
     def penalty(self, mean: Tensor) -> Tensor:
         return mean.new_zeros(())
 
+    def moments(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """The predictive moments in closed form, in the preprocessed space, averaged over symmetry images.
+
+        The head's output is linear in its weights, so under ``q(w) = N(ŵ, LLᵀ)`` the image-averaged
+        ``Ā(ω) = w(ω)·φ̄̃`` is exactly normal with mean ``ŵ·φ̄̃`` and variance ``|Lᵀφ̄̃|²`` (the M → ∞ limit
+        of weight sampling, Eq. 10); σ_model does not depend on ω.
+
+        Parameters
+        ----------
+        x : torch.Tensor
+            Shape ``(G, B, d)``: preprocessed inputs of the G symmetry images of B points.
+
+        Returns
+        -------
+        (torch.Tensor, torch.Tensor, torch.Tensor)
+            Mean ``ŷ``, variance ``σ_pred²`` and ``σ_model`` (preprocessed units), each ``(B, K)``.
+        """
+        g, b = x.shape[0], x.shape[1]
+        flat = x.reshape(g * b, -1)
+        phi = self.features(flat)
+        sigma = self.sigma_of_features(phi, flat).reshape(g, b, -1).mean(dim=0)
+        phi_bar = phi.reshape(g, b, -1).mean(dim=0)
+        w, bias = self.mean_head.params()
+        mean = phi_bar @ w[0].T + bias[0]
+        chol = self.posterior_chol.to(phi_bar.dtype)  # (K, H+1, H+1), lower
+        h = phi_bar.shape[1]
+        projected = torch.einsum("bh,khj->kbj", phi_bar, chol[:, :h]) + chol[:, h][:, None, :]
+        return mean, projected.square().sum(dim=-1).T, sigma
+
     @torch.no_grad()
     def set_posterior(self, precision: Tensor) -> None:
         """Set ``q(w_k) = N(ŵ_k, Λ_k⁻¹)`` from precision matrices ``Λ`` of shape ``(K, H+1, H+1)`` (float64)."""

@@ -6,9 +6,18 @@ import numpy as np
 import torch
 
 from activeamp.surrogate.prediction import Prediction
-from activeamp.surrogate.preprocessing import AnyTargetTransform
+from activeamp.surrogate.preprocessing import AnyTargetTransform, LogTargetTransform
 
-__all__ = ["stratified_normal_nodes", "summarise_samples", "t_model", "t_model_weights", "t_pred", "t_tot"]
+__all__ = [
+    "lognormal_summary",
+    "stratified_normal_nodes",
+    "summarise_samples",
+    "t_model",
+    "t_model_weights",
+    "t_pred",
+    "t_tot",
+]
+
 
 def stratified_normal_nodes(n: int) -> np.ndarray:
     """``n`` standard-normal quantiles at ``(k + ½)/n``, rescaled to zero mean and unit variance exactly.
@@ -78,6 +87,52 @@ def summarise_samples(
         sigma_pred=np.sqrt(np.mean((samples - mean) ** 2, axis=0)),
         samples=samples if keep_samples else None,
         sigma_model_samples=sigmas if keep_samples else None,
+    )
+
+
+def lognormal_summary(
+    mean_pre: np.ndarray,
+    var_pred_pre: np.ndarray,
+    sigma_model_pre: np.ndarray,
+    target: LogTargetTransform | None = None,
+    scale: np.ndarray | None = None,
+) -> Prediction:
+    """⟨A⟩, σ_model, σ_pred in closed form for a normal posterior predictive and the log target map.
+
+    When ``Ā(ω) ~ N(ŷ, v)`` exactly (a last-layer Gaussian posterior) and ``A = E · exp(s·y + μ)``
+    (:class:`LogTargetTransform` times the envelope E), Eqs. 8, 10, 11 are lognormal moments: with
+    ``u = s² σ_model²``,
+
+    * ``⟨A⟩ = E · exp(s·ŷ + μ + s² v / 2)``,
+    * ``σ_pred² = ⟨A⟩² (exp(s² v) − 1)``,
+    * ``σ_model² = ⟨A(ω)²⟩ · e^u (e^u − 1) = ⟨A⟩² e^{s² v} e^u (e^u − 1)``,
+
+    the M → ∞ limit of :func:`summarise_samples` (whose σ_model uses normal nodes, equal to these moments as
+    the number of nodes grows). Without ``target`` the moments stay preprocessed: ``(ŷ, σ_model, √v)``.
+
+    Parameters
+    ----------
+    mean_pre, var_pred_pre, sigma_model_pre : numpy.ndarray
+        ``ŷ``, ``v`` and σ_model in the preprocessed space, shape ``(N,)`` or ``(N, K)``.
+    target : LogTargetTransform, optional
+        The log target map (None: stay preprocessed).
+    scale : numpy.ndarray, optional
+        Shape ``(N,)``: the envelope E(x) (amplitude units), or None for E = 1.
+    """
+    mean_pre = np.asarray(mean_pre, dtype=np.float64)
+    var = np.maximum(np.asarray(var_pred_pre, dtype=np.float64), 0.0)
+    sigma = np.asarray(sigma_model_pre, dtype=np.float64)
+    if target is None:
+        return Prediction(mean=mean_pre, sigma_model=sigma, sigma_pred=np.sqrt(var))
+    s2 = target.scale**2
+    mean = np.exp(mean_pre * target.scale + target.mu + 0.5 * s2 * var)
+    if scale is not None:
+        mean = mean * (np.asarray(scale, dtype=np.float64)[:, None] if mean.ndim == 2 else scale)
+    u = s2 * sigma**2
+    return Prediction(
+        mean=mean,
+        sigma_model=mean * np.sqrt(np.exp(s2 * var + u) * np.expm1(u)),
+        sigma_pred=mean * np.sqrt(np.expm1(s2 * var)),
     )
 
 

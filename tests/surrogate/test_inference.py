@@ -7,7 +7,13 @@ import pytest
 import torch
 
 from activeamp.surrogate.config import SurrogateConfig
-from activeamp.surrogate.inference import chunk_size, image_outputs, weight_sample_count
+from activeamp.surrogate.inference import (
+    chunk_size,
+    closed_form_prediction,
+    has_closed_form,
+    image_outputs,
+    weight_sample_count,
+)
 from activeamp.surrogate.networks import build_network
 from activeamp.surrogate.surrogate import Surrogate, t_model_weights
 from tests.surrogate.toys import coefficient_data, smooth_data, tiny_surrogate, vector_surrogate
@@ -116,3 +122,34 @@ def test_image_outputs_average_the_network_over_the_images() -> None:
     per_image = [net.evaluate(x[g], params) for g in range(4)]
     torch.testing.assert_close(mean, torch.stack([m for m, _ in per_image]).mean(dim=0))
     torch.testing.assert_close(sigma, torch.stack([s for _, s in per_image]).mean(dim=0))
+
+
+def test_default_predictions_use_the_closed_form_of_the_last_layer(data: tuple[np.ndarray, np.ndarray]) -> None:
+    x, a = data
+    s = Surrogate({"hidden": [16, 16], "batch_size": 64, "max_epochs": 20, "lr": 3e-3, "seed": 3})
+    s.fit(x, a + 2.0, progress=False)  # the default family (laplace) with the log target: positive values
+    net = s._require_net()
+    assert has_closed_form(net, s.target_transform)
+    auto = s.predict(x)
+    exact = closed_form_prediction(net, s._require_pipeline(), x, s.target_transform, n_outputs=None,
+                                   batch_size=13, device=s.device)
+    for name in ("mean", "sigma_model", "sigma_pred"):
+        np.testing.assert_allclose(getattr(auto, name), getattr(exact, name), rtol=1e-6)
+    sampled = s.predict(x, n_samples=4000, batch_size=50)  # asking for draws samples
+    assert np.all(np.abs(sampled.mean - auto.mean) < 5 * auto.sigma_pred / np.sqrt(4000))  # Monte Carlo error
+    np.testing.assert_allclose(np.median(sampled.sigma_model / auto.sigma_model), 1.0, atol=0.01)
+    np.testing.assert_allclose(np.median(sampled.sigma_pred / auto.sigma_pred), 1.0, atol=0.03)
+    pre = s.predict(x, space="preprocessed")
+    np.testing.assert_allclose(s.target_transform.inverse(pre.mean), s.predict_mean(x), rtol=1e-5)  # no envelope
+    with pytest.raises(ValueError, match="closed_form"):
+        s.predict(x, closed_form=True, return_samples=True)
+
+
+def test_models_without_a_closed_form_sample(data: tuple[np.ndarray, np.ndarray]) -> None:
+    x, a = data
+    bnn = Surrogate({"family": "bnn", "hidden": [8], "batch_size": 64, "max_epochs": 2, "seed": 4})
+    bnn.fit(x, a, progress=False)
+    assert not has_closed_form(bnn._require_net(), bnn.target_transform)
+    with pytest.raises(ValueError, match="closed_form"):
+        bnn.predict(x, closed_form=True)
+    np.testing.assert_array_equal(bnn.predict(x).mean, bnn.predict(x, closed_form=False).mean)

@@ -61,3 +61,21 @@ def test_weight_samples_follow_the_posterior_covariance() -> None:
     phi = torch.cat([net.features(x), torch.ones(7, 1)], dim=1).double()
     predicted = (phi @ cov[0] * phi).sum(dim=1)
     np.testing.assert_allclose(mean.double().var(dim=0).detach().numpy(), predicted.detach().numpy(), rtol=0.08)
+
+
+def test_moments_are_the_exact_predictive_of_the_image_averaged_head() -> None:
+    net = LastLayerNet(3, (6, 5), generator=torch.Generator().manual_seed(6), n_outputs=2)
+    a = torch.randn(6, 6, generator=torch.Generator().manual_seed(7), dtype=torch.float64)
+    cov = (a @ a.T + 0.1 * torch.eye(6, dtype=torch.float64))[None].repeat(2, 1, 1) * 1e-2
+    net.set_posterior(torch.linalg.inv(cov))
+    x = torch.randn(4, 9, 3)  # 4 symmetry images of 9 points
+    mean, var, sigma = net.moments(x)
+    point, sig = net.evaluate(x.reshape(36, 3), net.draw(1, mean=True))
+    torch.testing.assert_close(mean, point[0].reshape(4, 9, 2).mean(0), rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(sigma, sig[0].reshape(4, 9, 2).mean(0), rtol=1e-5, atol=1e-7)
+    phi = torch.cat([net.features(x.reshape(36, 3)).reshape(4, 9, 5).mean(0), torch.ones(9, 1)], dim=1).double()
+    expected = torch.einsum("bi,kij,bj->bk", phi, cov, phi)  # φ̃ᵀ Σ φ̃ per point and output
+    torch.testing.assert_close(var.double(), expected, rtol=1e-4, atol=1e-9)
+    draws = net.evaluate(x.reshape(36, 3), net.draw(20000, torch.Generator().manual_seed(8)))[0]
+    empirical = draws.reshape(20000, 4, 9, 2).mean(1).double().var(0)
+    torch.testing.assert_close(empirical, expected, rtol=0.06, atol=1e-9)

@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 
 from activeamp.surrogate.prediction import Prediction
+from activeamp.surrogate.preprocessing import LogTargetTransform
 from activeamp.surrogate.uncertainty import (
+    lognormal_summary,
     stratified_normal_nodes,
     summarise_samples,
     t_model,
@@ -30,6 +32,27 @@ def test_sigma_propagation_by_sampling_matches_the_lognormal() -> None:
         assert np.all(pred.sigma_pred == 0)  # a single weight sample
     z = stratified_normal_nodes(16)
     assert abs(z.mean()) < 1e-15 and np.mean(z**2) == pytest.approx(1.0, rel=1e-14)
+
+
+def test_lognormal_summary_is_the_limit_of_weight_sampling() -> None:
+    t = LogTargetTransform(mu=-2.0, scale=1.3)
+    y_hat = np.array([-1.0, 0.2, 1.5])
+    var = np.array([1e-4, 4e-3, 0.02])
+    sigma = np.array([0.01, 0.05, 0.1])
+    envelope = np.array([2.0, 0.5, 3.0])
+    draws = y_hat + np.sqrt(var) * np.random.default_rng(5).standard_normal((400_000, 3))  # Ā(ω) ~ N(ŷ, v)
+    sampled = summarise_samples(draws, np.broadcast_to(sigma, draws.shape), t, stratified_normal_nodes(256))
+    closed = lognormal_summary(y_hat, var, sigma, t, envelope)
+    np.testing.assert_allclose(closed.mean, sampled.mean * envelope, rtol=1e-3)
+    np.testing.assert_allclose(closed.sigma_pred, sampled.sigma_pred * envelope, rtol=5e-3)
+    np.testing.assert_allclose(closed.sigma_model, sampled.sigma_model * envelope, rtol=5e-3)
+    pre = lognormal_summary(y_hat, var, sigma)  # no target map: the preprocessed moments themselves
+    np.testing.assert_array_equal(pre.mean, y_hat)
+    np.testing.assert_allclose(pre.sigma_pred, np.sqrt(var), rtol=1e-15)
+    np.testing.assert_array_equal(pre.sigma_model, sigma)
+    vector = lognormal_summary(np.tile(y_hat[:, None], 2), np.tile(var[:, None], 2), np.tile(sigma[:, None], 2), t,
+                               envelope)
+    np.testing.assert_allclose(vector.mean[:, 1], closed.mean, rtol=1e-15)  # the envelope scales every output
 
 
 def test_pull_functions_on_a_constructed_prediction() -> None:
