@@ -58,6 +58,7 @@ BUILTIN: dict[str, OracleSpec] = {
     "openloops": OracleSpec("oracles.blha:OpenLoopsOracle"),
     "gosam": OracleSpec("oracles.blha:GoSamOracle"),
     "vvamp": OracleSpec("oracles.vvamp:VVAmpOracle"),
+    "surrogate": OracleSpec("oracles.surrogate:SurrogateOracle"),
 }
 
 
