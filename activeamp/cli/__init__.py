@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from activeamp import __version__
-from activeamp.cli import data, loop, surrogate
+from activeamp.cli import data, deploy, loop, surrogate
 
 __all__ = ["main", "build_parser"]
 
@@ -52,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--traceback", action="store_true", help="show full tracebacks for errors")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    for module in (loop, data, surrogate):
+    for module in (loop, data, surrogate, deploy):
         module.add_parsers(sub)
     return parser
 

@@ -108,7 +108,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_oracles)
 
 
-def _oracle_options(pairs: Sequence[str]) -> dict[str, Any]:
+def oracle_options(pairs: Sequence[str]) -> dict[str, Any]:
     from activeamp.config import parse_override
 
     options: dict[str, Any] = {}
@@ -163,7 +163,7 @@ def cmd_label(args: argparse.Namespace) -> int:
     from activeamp.data.store import ShardStore
 
     store = ShardStore.open(args.store)
-    oracle = OracleConfig(args.oracle, _oracle_options(args.option)).build(store.process.name)
+    oracle = OracleConfig(args.oracle, oracle_options(args.option)).build(store.process.name)
     report = label_store(
         store,
         oracle,
