@@ -1,5 +1,5 @@
 """The ``activeamp`` command: the global options, the error policy and the commands of :mod:`activeamp.cli.data`,
-:mod:`activeamp.cli.surrogate` and :mod:`activeamp.cli.loop`."""
+:mod:`activeamp.cli.surrogate`, :mod:`activeamp.cli.loop` and :mod:`activeamp.cli.deploy`."""
 
 from __future__ import annotations
 
