@@ -12,7 +12,7 @@ from activeamp.surrogate.prediction import Prediction, reduce_outputs
 
 __all__ = ["AcquisitionConfig", "score", "select", "standardise"]
 
-ScoreKind = Literal["absolute", "relative", "mixed"]
+ScoreKind = Literal["absolute", "relative", "mixed", "weighted"]
 Reduction = Literal["max", "mean", "norm"]
 Strategy = Literal["greedy", "proportional", "random"]
 
@@ -28,9 +28,11 @@ class AcquisitionConfig:
     batch_size : int
         Points selected from the candidates and labelled per round (the oracle pool sends them in calls of
         ``pool.batch_size`` points).
-    score : {"absolute", "relative", "mixed"}
-        σ_tot (as the paper's performance boosting ranks points), σ_tot/⟨A⟩, or the geometric mix
-        σ_tot^(1−w) · (σ_tot/⟨A⟩)^w with ``w = mix``.
+    score : {"absolute", "relative", "mixed", "weighted"}
+        σ_tot (as the paper's performance boosting ranks points), σ_tot/⟨A⟩, the geometric mix
+        σ_tot^(1−w) · (σ_tot/⟨A⟩)^w with ``w = mix``, or ``weighted``: w(x) · σ_tot(x) with w = ⟨A⟩ times the
+        sampler's phase-space weight, the event weight of an event generator using that sampler (scalar
+        oracles only).
     mix : float
         Weight ``w`` of the relative score in ``"mixed"``.
     strategy : {"greedy", "proportional", "random"}
@@ -88,7 +90,11 @@ class AcquisitionConfig:
 
 
 def score(
-    prediction: Prediction, kind: ScoreKind = "absolute", mix: float = 0.5, reduce: Reduction = "max"
+    prediction: Prediction,
+    kind: ScoreKind = "absolute",
+    mix: float = 0.5,
+    reduce: Reduction = "max",
+    weights: np.ndarray | None = None,
 ) -> np.ndarray:
     """Acquisition score ``(N,)`` from a prediction: larger means less certain.
 
@@ -97,13 +103,15 @@ def score(
     prediction : Prediction
         Surrogate prediction for the candidates (amplitude units): arrays ``(N,)``, or ``(N, K)`` for a
         vector-valued oracle.
-    kind : {"absolute", "relative", "mixed"}
-        σ_tot; σ_tot/|⟨A⟩|; or σ_tot^(1−mix) · (σ_tot/|⟨A⟩|)^mix.
+    kind : {"absolute", "relative", "mixed", "weighted"}
+        σ_tot; σ_tot/|⟨A⟩|; σ_tot^(1−mix) · (σ_tot/|⟨A⟩|)^mix; or w_Φ · ⟨A⟩ · σ_tot (scalar predictions).
     reduce : {"max", "mean", "norm"}
         Vector predictions only: the per-output scores are first put on a common footing, σ_tot,k in units of
         the candidates' median |⟨A⟩_k| (outputs differ by orders of magnitude), then combined per point by
         :func:`activeamp.surrogate.prediction.reduce_outputs`. The relative score of a signed output is large where
         the output crosses zero; ``"absolute"`` (the default) is the robust choice there.
+    weights : numpy.ndarray, optional
+        Shape ``(N,)``: the candidates' phase-space weights w_Φ (GeV^(2n−4)), for ``"weighted"`` (default: equal).
     """
     sigma = prediction.sigma_tot
     tiny = np.finfo(np.float64).tiny
@@ -119,8 +127,15 @@ def score(
         out = relative
     elif kind == "mixed":
         out = np.exp((1 - mix) * np.log(np.maximum(sigma, tiny)) + mix * np.log(np.maximum(relative, tiny)))
+    elif kind == "weighted":
+        if sigma.ndim == 2:
+            raise ValueError("score kind 'weighted': needs a scalar |M|² prediction (event weights), not K outputs")
+        w_phi = np.ones_like(sigma) if weights is None else np.asarray(weights, dtype=np.float64)
+        if w_phi.shape != sigma.shape:
+            raise ValueError(f"score: weights have shape {w_phi.shape}, the prediction {sigma.shape}")
+        out = w_phi * size * sigma
     else:
-        raise ValueError(f"score kind: {kind!r} is not one of 'absolute', 'relative', 'mixed'")
+        raise ValueError(f"score kind: {kind!r} is not one of 'absolute', 'relative', 'mixed', 'weighted'")
     out = np.where(np.isfinite(out), out, 0.0)
     return reduce_outputs(out, None, reduce) if out.ndim == 2 else out
 

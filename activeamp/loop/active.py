@@ -106,6 +106,8 @@ class RoundStatus:
             "precision_top1": self.precision_top1,
             "accuracy_top1": self.accuracy_top1,
             "median_top1": self.median_top1,
+            "event_weighted": None if self.metrics.outputs is not None or self.metrics.event_weighted is None
+            else self.metrics.event_weighted.to_dict(),
             "wall_seconds": self.wall_seconds,
             "train": {k: v for k, v in self.train.__dict__.items() if k != "boosting"},
             "pool": None
@@ -313,7 +315,8 @@ class ActiveLearner:
         cap = self.config.budget.max_oracle_calls
         return k if not cap else max(0, min(k, cap - self._oracle_calls(store)))
 
-    def _candidates(self, round_: int, sampler: Any) -> np.ndarray:
+    def _candidates(self, round_: int, sampler: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Candidate momenta ``(N, n, 4)`` [GeV] and their phase-space weights ``(N,)`` [GeV^(2n−4)]."""
         acq = self.config.acquisition
         rng = work_item_rng(self.config.seed, round_, _CANDIDATE_BATCH)
         if acq.sampler == "vegas":
@@ -323,16 +326,17 @@ class ActiveLearner:
                 return ray.get(self._trainer.predict.remote(momenta, acq.n_weight_samples)).sigma_tot
 
             sampler = dataclasses.replace(ps, sampler="vegas").build_sampler(sigma_tot, rng)
-        return sampler.sample(acq.n_candidates, rng, only_accepted=True).momenta
+        sample = sampler.sample(acq.n_candidates, rng, only_accepted=True)
+        return sample.momenta, sample.weights
 
     def _select(self, store: ShardStore, round_: int, sampler: Any) -> None:
         acq = self.config.acquisition
         k = self._batch_size(store)
         if k == 0:
             return
-        candidates = self._candidates(round_, sampler)
+        candidates, weights = self._candidates(round_, sampler)
         prediction: Prediction = ray.get(self._trainer.predict.remote(candidates, acq.n_weight_samples))
-        scores = score(prediction, acq.score, acq.mix, acq.reduce)
+        scores = score(prediction, acq.score, acq.mix, acq.reduce, weights)
         rng = work_item_rng(self.config.seed, round_, _SELECTION_RNG)
         features = standardise(candidates[:, 2:].reshape(len(candidates), -1)) if acq.strategy == "greedy" else None
         picked = select(
@@ -400,9 +404,10 @@ class ActiveLearner:
             pool=pool_report,
         )
         self._commit_round(status)
+        weighted = metrics.event_weighted if metrics.outputs is None else None
         logger.info(
             "round %d: %d oracle calls, %d training points, test %s 68%% half-width %.4g "
-            "(top 1%%: 68%% quantile of |Δ| %.4g, median %+.2g), %.1f s of training, %.1f s so far",
+            "(top 1%%: 68%% quantile of |Δ| %.4g, median %+.2g)%s, %.1f s of training, %.1f s so far",
             round_,
             oracle_calls,
             len(train),
@@ -410,6 +415,8 @@ class ActiveLearner:
             status.precision,
             status.accuracy_top1,
             status.median_top1,
+            "" if weighted is None else (f"; weighted by A: Δ 68% half-width {weighted.half_width_68:.4g}, "
+                                         f"cross section {weighted.cross_section_error:+.2g}"),
             outcome.seconds,
             wall,
         )
@@ -451,7 +458,10 @@ class ActiveLearner:
         )
         with open(self.run_dir / "rounds.jsonl", "a") as fh:
             fh.write(json.dumps(status.to_dict(), default=float) + "\n")
-        point = [status.oracle_calls, status.precision, status.precision_top1, status.accuracy_top1, status.median_top1]
+        weighted = status.metrics.event_weighted if status.metrics.outputs is None else None
+        point = [status.oracle_calls, status.precision, status.precision_top1, status.accuracy_top1, status.median_top1,
+                 math.nan if weighted is None else weighted.half_width_68,
+                 math.nan if weighted is None else weighted.cross_section_error]
         curve = list(self.state.get("curve", [])) + [point]
         self.state = {
             "completed_round": r,
@@ -471,16 +481,19 @@ class ActiveLearner:
     def _final_report(self, store: ShardStore, x_test: np.ndarray, a_test: np.ndarray) -> None:
         from activeamp.report.plots import amplitude_unit, observables_for, write_report
 
-        # rounds committed before the median was recorded have 4 entries
-        curve = [list(point) + [math.nan] * (5 - len(point)) for point in self.state.get("curve", [])]
+        # rounds committed before the median (the A-weighted figures) were recorded have 4 (5) entries
+        curve = [list(point) + [math.nan] * (7 - len(point)) for point in self.state.get("curve", [])]
         lines = [
             f"activeamp run in {self.run_dir}",
             f"process {store.process.description}, oracle {self.config.oracle.name}, seed {self.config.seed}",
             "test set: Δ = A_NN/A_true − 1 of all points, and of the 1 % largest amplitudes (|Δ| quantile and median)",
             f"{'round':>5} {'oracle calls':>12} {'Δ 68% half-width':>17} {'top-1% |Δ| 68%':>15} "
-            f"{'top-1% median Δ':>16}",
+            f"{'top-1% median Δ':>16} {'A-weighted Δ 68%':>17} {'σ(∫A dΦ) error':>15}",
         ]
-        lines += [f"{i:>5} {c:>12} {p:>17.4g} {u:>15.4g} {m:>+16.2g}" for i, (c, p, _, u, m) in enumerate(curve)]
+        lines += [
+            f"{i:>5} {c:>12} {p:>17.4g} {u:>15.4g} {m:>+16.2g} {w:>17.4g} {x:>+15.2g}"
+            for i, (c, p, _, u, m, w, x) in enumerate(curve)
+        ]
         if store.outputs is not None:
             lines.append(
                 f"outputs {', '.join(store.outputs)}: Δ is the floored relative deviation (⟨A⟩_k − A_k)/(|A_k| + m_k), "
@@ -495,9 +508,12 @@ class ActiveLearner:
         prediction = ray.get(self._trainer.predict_with_samples.remote(x_test))
         history = ray.get(self._trainer.history.remote())
         curves = {
-            "all test points: 68% half-width of Δ": [(c, p) for c, p, _, _, _ in curve],
-            "top 1% by amplitude: 68% quantile of |Δ|": [(c, u) for c, _, _, u, _ in curve],
+            "all test points: 68% half-width of Δ": [(c, p) for c, p, *_ in curve],
+            "top 1% by amplitude: 68% quantile of |Δ|": [(c, u) for c, _, _, u, *_ in curve],
         }
+        if store.outputs is None:
+            curves["weighted by A (where events land): 68% half-width of Δ"] = [(p[0], p[5]) for p in curve]
+            curves["cross section on the test set: |ΣA_NN/ΣA − 1|"] = [(p[0], abs(p[6])) for p in curve]
         write_report(
             self.run_dir / "plots",
             prediction,

@@ -101,6 +101,20 @@ def _delta_cells(m: OutputMetrics) -> tuple[str, ...]:
     )
 
 
+def _event_weighted_lines(metrics_by_set: Mapping[str, Metrics]) -> list[str]:
+    """Lines of the A-weighted Δ (where events land) and the cross-section error, per scalar set that has them."""
+    lines = []
+    for name, m in metrics_by_set.items():
+        w = m.event_weighted if m.outputs is None else None
+        if w is not None and w.count:
+            lines.append(
+                f"{name}, weighted by A (where events land): Delta 68% half-width {w.half_width_68:.3e} "
+                f"(median {w.median:+.1e}), 68% quantile of |Delta| {w.abs_68:.3e}; cross section "
+                f"sum(A_NN)/sum(A_true) - 1 = {w.cross_section_error:+.2e} (sigma_tot {w.cross_section_sigma:.1e})"
+            )
+    return lines
+
+
 def _aligned(rows: Sequence[Sequence[str]], left: int) -> list[str]:
     """Rows as text: the first ``left`` columns left-aligned, the others right-aligned."""
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
@@ -138,7 +152,7 @@ def format_delta_table(metrics_by_set: Mapping[str, Metrics]) -> str:
             "Delta = A_NN/A_true - 1: all points 68% half-width, top 1% / 0.1% by amplitude 68% quantile of |Delta| "
             "(median in brackets)"
         ]
-        return "\n".join(lines + _aligned([header, *rows], left=1))
+        return "\n".join(lines + _aligned([header, *rows], left=1) + _event_weighted_lines(metrics_by_set))
 
     header = ("set", "output", "N", "all", "top 1%", "top 0.1%", "std t_tot")
     rows = []

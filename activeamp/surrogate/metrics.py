@@ -6,6 +6,7 @@ The records live in :mod:`activeamp.surrogate.metrics_records` and the metrics f
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 from collections.abc import Sequence
@@ -17,6 +18,7 @@ from activeamp.surrogate.metrics_io import METRICS_SCHEMA, read_metrics_json, wr
 from activeamp.surrogate.metrics_records import (
     CoverageStats,
     DeltaStats,
+    EventWeightedStats,
     Metrics,
     OutputMetrics,
     PullStats,
@@ -29,6 +31,7 @@ __all__ = [
     "TOP_FRACTIONS",
     "CoverageStats",
     "DeltaStats",
+    "EventWeightedStats",
     "Metrics",
     "OutputMetrics",
     "PullStats",
@@ -36,6 +39,7 @@ __all__ = [
     "delta",
     "delta_stats",
     "evaluate_prediction",
+    "event_weighted_stats",
     "gaussian_coverage",
     "normalised_residual",
     "pull_stats",
@@ -44,6 +48,7 @@ __all__ = [
     "relative_uncertainty_stats",
     "top_fraction_indices",
     "validate_truth",
+    "weighted_quantile",
     "write_metrics_json",
 ]
 
@@ -176,6 +181,32 @@ def delta_stats(values: np.ndarray) -> DeltaStats:
         frac_below_1e_3=float(np.mean(ad < 1e-3)),
         frac_below_1e_2=float(np.mean(ad < 1e-2)),
         abs_68=float(np.quantile(ad, 0.68)),
+    )
+
+
+def weighted_quantile(values: np.ndarray, weights: np.ndarray, q: np.ndarray | float) -> np.ndarray:
+    """Quantiles ``q`` of ``values`` ``(N,)`` with non-negative ``weights`` ``(N,)`` (midpoint interpolation)."""
+    order = np.argsort(values, kind="stable")
+    v, w = np.asarray(values, dtype=np.float64)[order], np.asarray(weights, dtype=np.float64)[order]
+    cdf = (np.cumsum(w) - 0.5 * w) / np.sum(w)
+    return np.interp(q, cdf, v)
+
+
+def event_weighted_stats(pred: Prediction, a_true: np.ndarray) -> EventWeightedStats:
+    """:class:`EventWeightedStats` of a scalar prediction on a uniformly drawn set (truth ``(N,)``, > 0)."""
+    a = _as_1d("truth", a_true)
+    if a.size == 0:
+        return EventWeightedStats(0, *([_NAN] * 5))
+    d = delta(pred.mean, a)
+    q16, q50, q84 = weighted_quantile(d, a, [0.16, 0.5, 0.84])
+    total = float(a.sum())
+    return EventWeightedStats(
+        count=int(a.size),
+        median=float(q50),
+        half_width_68=float(0.5 * (q84 - q16)),
+        abs_68=float(weighted_quantile(np.abs(d), a, 0.68)),
+        cross_section_error=float(np.sum(pred.mean) / total - 1.0),
+        cross_section_sigma=float(np.sqrt(np.sum(pred.sigma_tot**2)) / total),
     )
 
 
@@ -324,7 +355,9 @@ def evaluate_prediction(pred: Prediction, truth: np.ndarray, outputs: Sequence[s
     if np.ndim(truth) == 2:
         raise ValueError(f"truth has shape {np.shape(truth)}: a vector prediction needs its K output names (outputs=)")
     a_true = _check_prediction(pred, truth)
-    metrics = Metrics((_metrics(pred, a_true, delta(pred.mean, a_true), a_true, np.abs(a_true)),))
+    record = _metrics(pred, a_true, delta(pred.mean, a_true), a_true, np.abs(a_true))
+    weighted = event_weighted_stats(pred, a_true) if np.all(a_true > 0) else None
+    metrics = Metrics((dataclasses.replace(record, event_weighted=weighted),))
     logger.debug("evaluate_prediction: N=%d, 68%% half-width of Δ = %.3g", metrics.count, metrics.precision)
     return metrics
 

@@ -10,6 +10,7 @@ from typing import Any
 __all__ = [
     "CoverageStats",
     "DeltaStats",
+    "EventWeightedStats",
     "Metrics",
     "OutputMetrics",
     "PullStats",
@@ -92,6 +93,38 @@ class DeltaStats(_Record):
     frac_below_1e_3: float
     frac_below_1e_2: float
     abs_68: float
+
+
+@dataclass(frozen=True)
+class EventWeightedStats(_Record):
+    """Precision where events land: Δ weighted by the true amplitude, and the error of the set's cross section.
+
+    On a set drawn uniformly in phase space (the test sets; equal phase-space weights), an event generator's
+    events fall on a point with probability ∝ A_true, and its cross-section estimate is ∝ Σ A. These are the
+    figures an event-generation user reads (issue 14); the uniform :class:`DeltaStats` weight every point alike.
+
+    Attributes
+    ----------
+    count : int
+        Number of points.
+    median : float
+        A-weighted median of Δ.
+    half_width_68 : float
+        Half the central 68 % interval of Δ, A-weighted.
+    abs_68 : float
+        A-weighted 68 % quantile of |Δ| (counts a bias too).
+    cross_section_error : float
+        ``Σ ⟨A⟩ / Σ A_true − 1``: relative error of ∫ A dΦ estimated on the set with the surrogate.
+    cross_section_sigma : float
+        ``sqrt(Σ σ_tot²) / Σ A_true``: the surrogate's own uncertainty on that ratio, taking points as independent.
+    """
+
+    count: int
+    median: float
+    half_width_68: float
+    abs_68: float
+    cross_section_error: float
+    cross_section_sigma: float
 
 
 @dataclass(frozen=True)
@@ -186,6 +219,9 @@ class OutputMetrics:
         Coverage of σ_tot for k = 1 and k = 2.
     rel_sigma_model, rel_sigma_pred, rel_sigma_tot : RelativeUncertaintyStats
         σ_model/A_true, σ_pred/A_true, σ_tot/A_true.
+    event_weighted : EventWeightedStats or None
+        A-weighted Δ and the cross-section error (scalar predictions; None for vector outputs and in files
+        written before it existed).
     """
 
     count: int
@@ -200,6 +236,7 @@ class OutputMetrics:
     rel_sigma_model: RelativeUncertaintyStats
     rel_sigma_pred: RelativeUncertaintyStats
     rel_sigma_tot: RelativeUncertaintyStats
+    event_weighted: EventWeightedStats | None = None
 
     _DELTA = ("delta_all", "delta_top1", "delta_top01")
     _PULL = ("pull_model", "pull_pred", "pull_tot")
@@ -217,6 +254,8 @@ class OutputMetrics:
             out[name] = getattr(self, name).to_dict()
         out["pull_model_weights"] = None if self.pull_model_weights is None else self.pull_model_weights.to_dict()
         out["coverage"] = [c.to_dict() for c in self.coverage]
+        if self.event_weighted is not None:
+            out["event_weighted"] = self.event_weighted.to_dict()
         return out
 
     @classmethod
@@ -229,7 +268,9 @@ class OutputMetrics:
             If keys are missing or unknown; the message names them and ``where``.
         """
         names = ["count", *cls._DELTA, *cls._PULL, "pull_model_weights", "coverage", *cls._REL]
-        _check_keys(data, names, where)
+        weighted = data.get("event_weighted") if isinstance(data, Mapping) else None
+        _check_keys({k: v for k, v in data.items() if k != "event_weighted"} if isinstance(data, Mapping) else data,
+                    names, where)
         kwargs: dict[str, Any] = {"count": int(data["count"])}
         for name in cls._DELTA:
             kwargs[name] = DeltaStats.from_dict(data[name], f"{where}.{name}")
@@ -242,6 +283,8 @@ class OutputMetrics:
         kwargs["coverage"] = tuple(
             CoverageStats.from_dict(c, f"{where}.coverage[{i}]") for i, c in enumerate(data["coverage"])
         )
+        if weighted is not None:
+            kwargs["event_weighted"] = EventWeightedStats.from_dict(weighted, f"{where}.event_weighted")
         return cls(**kwargs)
 
 
@@ -353,6 +396,7 @@ class Metrics:
     rel_sigma_model = _scalar_field("rel_sigma_model")
     rel_sigma_pred = _scalar_field("rel_sigma_pred")
     rel_sigma_tot = _scalar_field("rel_sigma_tot")
+    event_weighted = _scalar_field("event_weighted")
 
     def to_dict(self) -> dict[str, Any]:
         """Nested plain ``dict``: a scalar record as :meth:`OutputMetrics.to_dict`, a vector one as ``names``,

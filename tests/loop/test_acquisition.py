@@ -24,6 +24,18 @@ def test_scalar_scores_are_sigma_tot_and_its_ratio() -> None:
     np.testing.assert_allclose(score(pred, "mixed", mix=0.5), np.sqrt([0.3 * 0.3, 0.3 * 0.03, 3.0 * 0.03]))
 
 
+def test_weighted_score_is_the_event_weight_times_sigma_tot() -> None:
+    pred = Prediction(mean=np.array([1.0, 10.0, 100.0]), sigma_model=np.array([0.3, 0.3, 3.0]), sigma_pred=np.zeros(3))
+    np.testing.assert_allclose(score(pred, "weighted"), [0.3, 3.0, 300.0])  # equal phase-space weights
+    np.testing.assert_allclose(score(pred, "weighted", weights=np.array([2.0, 1.0, 0.001])), [0.6, 3.0, 0.3])
+    with pytest.raises(ValueError, match="weights have shape"):
+        score(pred, "weighted", weights=np.ones(2))
+    vector = Prediction(np.ones((3, 2)), np.ones((3, 2)), np.zeros((3, 2)))
+    with pytest.raises(ValueError, match="scalar"):
+        score(vector, "weighted")
+    assert AcquisitionConfig(score="weighted").score == "weighted"
+
+
 def test_vector_scores_do_not_depend_on_the_units_of_an_output() -> None:
     pred = _vector()
     scale = np.array([1.0, 7.0, 1e6])

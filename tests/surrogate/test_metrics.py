@@ -14,12 +14,14 @@ from activeamp.surrogate.metrics import (
     delta,
     delta_stats,
     evaluate_prediction,
+    event_weighted_stats,
     gaussian_coverage,
     normalised_residual,
     pull_stats,
     pulls,
     read_metrics_json,
     top_fraction_indices,
+    weighted_quantile,
     write_metrics_json,
 )
 from activeamp.surrogate.prediction import Prediction, reduce_outputs
@@ -359,3 +361,17 @@ def test_vector_deviation_is_relative_for_large_values_and_floored_at_zeros() ->
     mostly_zero = np.array([[0.0], [0.0], [0.0], [4.0]])
     _, floor = normalised_residual(mostly_zero, mostly_zero)
     np.testing.assert_allclose(floor, [1.0])  # the mean of |A| when the median is zero
+
+
+def test_event_weighted_stats_weight_points_by_their_amplitude() -> None:
+    np.testing.assert_allclose(weighted_quantile(np.array([1.0, 2.0, 3.0]), np.ones(3), 0.5), 2.0)
+    np.testing.assert_allclose(weighted_quantile(np.array([1.0, 2.0]), np.array([1.0, 3.0]), 0.5), 1.75)
+    a = np.concatenate([np.full(900, 1.0), np.full(100, 100.0)])  # 10 % of the points carry 92 % of the events
+    mean = a * np.where(a > 10, 1.01, 1.0)  # only the large amplitudes are off, by 1 %
+    pred = Prediction(mean, 0.001 * a, np.zeros_like(a))
+    stats = event_weighted_stats(pred, a)
+    assert stats.median == pytest.approx(0.01) and stats.abs_68 == pytest.approx(0.01)
+    assert evaluate_prediction(pred, a).delta_all.median == 0.0  # uniformly, most points are exact
+    assert stats.cross_section_error == pytest.approx(0.01 * 10000 / 10900)
+    assert stats.cross_section_sigma == pytest.approx(0.001 * np.sqrt(900 + 100 * 1e4) / 10900)
+    assert evaluate_prediction(pred, a).event_weighted == stats

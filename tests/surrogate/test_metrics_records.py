@@ -39,6 +39,7 @@ def test_one_metrics_type_keeps_the_file_layouts(tmp_path: Path) -> None:
         "count",
         *("delta_all", "delta_top1", "delta_top01", "pull_model", "pull_pred", "pull_tot"),
         *("rel_sigma_model", "rel_sigma_pred", "rel_sigma_tot", "pull_model_weights", "coverage"),
+        "event_weighted",
     ]
     assert list(vector.to_dict()) == ["names", "scale", "per_output"] and vector.to_dict()["names"] == ["a", "b", "c"]
     old = tmp_path / "old.json"  # a vector set as written before, with per_output in another order than names
@@ -49,6 +50,8 @@ def test_one_metrics_type_keeps_the_file_layouts(tmp_path: Path) -> None:
     back, _ = read_metrics_json(old)
     assert back["test"].outputs == ("a", "b", "c") and back["test"].records == vector.records
     assert math.isnan(back["test"].scale[0]) and back["s"] == scalar
+    before = {k: v for k, v in scalar.to_dict().items() if k != "event_weighted"}  # files from before issue 14
+    assert OutputMetrics.from_dict(before).event_weighted is None
     with pytest.raises(ValueError, match="a scalar record .* has one record and no scale"):
         Metrics(vector.records)
 

@@ -41,6 +41,10 @@ class PointSet:
     def __len__(self) -> int:
         return int(self.ids.shape[0])
 
+    def take(self, rows: np.ndarray) -> PointSet:
+        """The points at ``rows`` (int indices or a bool mask of length N), in that order."""
+        return PointSet(self.ids[rows], self.momenta[rows], self.split[rows], self.round[rows], self.batch[rows])
+
 
 @dataclass(frozen=True)
 class LabelledArrays:

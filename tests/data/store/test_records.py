@@ -64,5 +64,7 @@ def test_report_arrays_and_point_sets() -> None:
     assert len(scalar) == 2 and scalar.targets is scalar.amplitude
     vector = LabelledArrays(ids, np.zeros((2, 4, 4)), np.full(2, np.nan), values=np.ones((2, 3)))
     assert vector.targets is vector.values
-    todo = PointSet(ids, np.zeros((2, 4, 4)), np.array(["train"] * 2, dtype=object), np.zeros(2), np.zeros(2))
+    todo = PointSet(ids, np.zeros((2, 4, 4)), np.array(["train"] * 2, dtype=object), np.zeros(2), np.arange(2))
     assert len(todo) == 2
+    second = todo.take(np.array([False, True]))
+    assert second.ids.tolist() == ["b"] and second.batch.tolist() == [1] and second.momenta.shape == (1, 4, 4)
