@@ -49,10 +49,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.resume is not None:
         if args.config is not None:
             raise ValueError("--resume continues a run with its own config.yaml; use --set to change the budget")
-        resume_config(args.resume, args.overrides)
+        mode = resume_config(args.resume, args.overrides).loop.mode
         config = None
     else:
         config = load_config(args, "ActiveConfig")
+        mode = config.loop.mode
         if args.address:
             config = dataclasses.replace(config, address=args.address)
         out = args.out or Path("runs") / time.strftime("run-%Y%m%d-%H%M%S")
@@ -60,6 +61,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             raise ValueError(f"{out}: holds a run already; continue it with --resume {out}")
 
     from activeamp.loop.active import ActiveLearner, RoundStatus
+    from activeamp.loop.asynchronous import AsyncLearner
 
     def report(status: RoundStatus) -> None:
         print(
@@ -71,12 +73,13 @@ def cmd_run(args: argparse.Namespace) -> int:
             flush=True,
         )
 
+    learner_cls = AsyncLearner if mode == "async" else ActiveLearner
     if config is None:
-        learner = ActiveLearner.resume(
+        learner = learner_cls.resume(
             args.resume, callback=report, progress=not args.no_progress, overrides=args.overrides
         )
     else:
-        learner = ActiveLearner(config, out, callback=report, progress=not args.no_progress)
+        learner = learner_cls(config, out, callback=report, progress=not args.no_progress)
     learner.run()
     print((learner.run_dir / "summary.txt").read_text(), end="")
     print(f"run folder: {learner.run_dir}")

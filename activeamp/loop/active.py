@@ -32,7 +32,7 @@ from tqdm.auto import tqdm
 from activeamp.atomic import write_atomic
 from activeamp.config import ConfigError, to_dict
 from activeamp.data.dataset import sample_into_store, work_item_rng
-from activeamp.data.store import ShardStore, make_point_ids
+from activeamp.data.store import PointSet, ShardStore, make_point_ids
 from activeamp.loop.acquisition import score, select, standardise
 from activeamp.loop.cluster import connect
 from activeamp.loop.pool import OraclePool, PoolReport
@@ -49,6 +49,9 @@ logger = logging.getLogger(__name__)
 _INITIAL_BATCHES = {"train": 0, "validation": 1, "test": 2}
 _PROGRESS_EVERY_S = 10.0  # seconds between the training progress lines of a round
 _CANDIDATE_BATCH, _SELECTED_BATCH, _SELECTION_RNG = 0, 1, 2
+
+#: ``predict(momenta (N, n, 4), n_samples) -> Prediction``: what scores candidates.
+Predictor = Callable[[np.ndarray, int | None], Prediction]
 
 
 @dataclass(frozen=True)
@@ -76,7 +79,11 @@ class RoundStatus:
     train : TrainOutcome
         The round's training.
     pool : PoolReport or None
-        The round's labelling (None if nothing was labelled).
+        The round's labelling (None if nothing was labelled; the asynchronous loop: all labelling so far).
+    loop : dict or None
+        Asynchronous loop only: ``queue_depth`` (points selected, not yet labelled), ``oracle_utilisation`` and
+        ``trainer_utilisation`` (busy seconds over wall time so far) and ``surrogate_age_s`` (age of the
+        surrogate that scored the latest selection).
     """
 
     round: int
@@ -89,6 +96,7 @@ class RoundStatus:
     wall_seconds: float
     train: TrainOutcome
     pool: PoolReport | None
+    loop: dict[str, float] | None = None
 
     @property
     def median_top1(self) -> float:
@@ -113,6 +121,7 @@ class RoundStatus:
             "pool": None
             if self.pool is None
             else {**self.pool.__dict__, "points_per_second": self.pool.points_per_second},
+            "loop": self.loop,
             "metrics": self.metrics.to_dict(),
         }
 
@@ -315,29 +324,50 @@ class ActiveLearner:
         cap = self.config.budget.max_oracle_calls
         return k if not cap else max(0, min(k, cap - self._oracle_calls(store)))
 
-    def _candidates(self, round_: int, sampler: Any) -> tuple[np.ndarray, np.ndarray]:
+    def _trainer_predict(self, x: np.ndarray, n_samples: int | None) -> Prediction:
+        """The trainer actor's prediction (the scorer of the rounds mode)."""
+        return ray.get(self._trainer.predict.remote(x, n_samples))
+
+    def _candidates(
+        self, round_: int, sampler: Any, predict: Predictor, stream: int = _CANDIDATE_BATCH
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Candidate momenta ``(N, n, 4)`` [GeV] and their phase-space weights ``(N,)`` [GeV^(2n−4)]."""
         acq = self.config.acquisition
-        rng = work_item_rng(self.config.seed, round_, _CANDIDATE_BATCH)
+        rng = work_item_rng(self.config.seed, round_, stream)
         if acq.sampler == "vegas":
             ps = self.config.phasespace
 
             def sigma_tot(momenta: np.ndarray) -> np.ndarray:
-                return ray.get(self._trainer.predict.remote(momenta, acq.n_weight_samples)).sigma_tot
+                return predict(momenta, acq.n_weight_samples).sigma_tot
 
             sampler = dataclasses.replace(ps, sampler="vegas").build_sampler(sigma_tot, rng)
         sample = sampler.sample(acq.n_candidates, rng, only_accepted=True)
         return sample.momenta, sample.weights
 
-    def _select(self, store: ShardStore, round_: int, sampler: Any) -> None:
+    def _select(
+        self,
+        store: ShardStore,
+        round_: int,
+        sampler: Any,
+        predict: Predictor | None = None,
+        selection: int = 0,
+        k: int | None = None,
+    ) -> PointSet | None:
+        """Score candidates, pick ``k`` (default: the round's batch) and commit them to the store.
+
+        ``predict`` scores (default: the trainer actor); ``selection`` numbers the selections of one round (the
+        asynchronous loop makes several): it sets the random streams and the store batch ``1 + selection``.
+        Returns the committed (unlabelled) points, or None when the budget leaves nothing to pick.
+        """
         acq = self.config.acquisition
-        k = self._batch_size(store)
+        k = self._batch_size(store) if k is None else k
         if k == 0:
-            return
-        candidates, weights = self._candidates(round_, sampler)
-        prediction: Prediction = ray.get(self._trainer.predict.remote(candidates, acq.n_weight_samples))
+            return None
+        predict = predict or self._trainer_predict
+        candidates, weights = self._candidates(round_, sampler, predict, _CANDIDATE_BATCH + 3 * selection)
+        prediction = predict(candidates, acq.n_weight_samples)
         scores = score(prediction, acq.score, acq.mix, acq.reduce, weights)
-        rng = work_item_rng(self.config.seed, round_, _SELECTION_RNG)
+        rng = work_item_rng(self.config.seed, round_, _SELECTION_RNG + 3 * selection)
         features = standardise(candidates[:, 2:].reshape(len(candidates), -1)) if acq.strategy == "greedy" else None
         picked = select(
             scores,
@@ -349,8 +379,9 @@ class ActiveLearner:
             power=acq.power,
             explore=acq.explore,
         )
-        ids = make_point_ids(self.config.seed, round_, _SELECTED_BATCH, k)
-        store.append_points(ids, candidates[picked], split="train", round=round_, batch=_SELECTED_BATCH)
+        batch = _SELECTED_BATCH + selection
+        ids = make_point_ids(self.config.seed, round_, batch, k)
+        store.append_points(ids, candidates[picked], split="train", round=round_, batch=batch)
         logger.info(
             "round %d: picked %d of %d candidates (%s, %s, %.0f%% uniform); mean score %.3g vs %.3g over the pool",
             round_,
@@ -362,6 +393,8 @@ class ActiveLearner:
             float(scores[picked].mean()),
             float(scores.mean()),
         )
+        labels = np.full(k, "train", dtype=object)
+        return PointSet(ids, candidates[picked], labels, np.full(k, round_, dtype=np.int64), np.full(k, batch))
 
     def _train_and_evaluate(
         self,
@@ -374,18 +407,38 @@ class ActiveLearner:
         start: float,
         base_wall: float,
     ) -> RoundStatus:
+        ref, n_train = self._train_remote(store)
+        outcome: TrainOutcome = self._await_training(ref)
+        return self._evaluate_round(store, round_, outcome, n_train, x_test, a_test, pool_report, start, base_wall)
+
+    def _train_remote(self, store: ShardStore) -> tuple[ray.ObjectRef, int]:
+        """Start training on the store's labelled train and validation points; the call's ref and N_train."""
         train = store.arrays("train")
         val = store.arrays("validation")
         has_val = len(val) > 0
-        outcome: TrainOutcome = self._await_training(
-            self._trainer.train.remote(
-                train.ids,
-                train.momenta,
-                train.targets,
-                val.momenta if has_val else None,
-                val.targets if has_val else None,
-            )
+        ref = self._trainer.train.remote(
+            train.ids,
+            train.momenta,
+            train.targets,
+            val.momenta if has_val else None,
+            val.targets if has_val else None,
         )
+        return ref, len(train)
+
+    def _evaluate_round(
+        self,
+        store: ShardStore,
+        round_: int,
+        outcome: TrainOutcome,
+        n_train: int,
+        x_test: np.ndarray,
+        a_test: np.ndarray,
+        pool_report: PoolReport | None,
+        start: float,
+        base_wall: float,
+        loop_stats: dict[str, float] | None = None,
+    ) -> RoundStatus:
+        """Evaluate the trained surrogate on the test set, commit the round, log its line."""
         prediction = ray.get(self._trainer.predict.remote(x_test))
         metrics = self._evaluate(store, prediction, a_test)
         top1_width, top1_accuracy = metrics.top1
@@ -394,7 +447,7 @@ class ActiveLearner:
         status = RoundStatus(
             round=round_,
             oracle_calls=oracle_calls,
-            n_train=len(train),
+            n_train=n_train,
             precision=metrics.precision,
             precision_top1=top1_width,
             accuracy_top1=top1_accuracy,
@@ -402,6 +455,7 @@ class ActiveLearner:
             wall_seconds=wall,
             train=outcome,
             pool=pool_report,
+            loop=loop_stats,
         )
         self._commit_round(status)
         weighted = metrics.event_weighted if metrics.outputs is None else None
@@ -410,7 +464,7 @@ class ActiveLearner:
             "(top 1%%: 68%% quantile of |Δ| %.4g, median %+.2g)%s, %.1f s of training, %.1f s so far",
             round_,
             oracle_calls,
-            len(train),
+            n_train,
             "Δ" if store.outputs is None else f"residual (worst of {len(store.outputs)} outputs)",
             status.precision,
             status.accuracy_top1,

@@ -21,6 +21,7 @@ __all__ = [
     "RESUME_MUTABLE",
     "ActiveConfig",
     "Budget",
+    "LoopConfig",
     "PoolConfig",
     "TrainerConfig",
     "check_resumable",
@@ -152,6 +153,39 @@ class Budget:
                 raise ConfigError(f"budget.{name}: must be >= 0, got {getattr(self, name)}")
 
 
+@dataclass(frozen=True)
+class LoopConfig:
+    """How the loop schedules labelling, training and acquisition.
+
+    Attributes
+    ----------
+    mode : {"rounds", "async"}
+        ``rounds``: label, then train, then select, round after round (reproducible on any number of workers).
+        ``async``: the oracle actors label continuously from a queue of selected points, the trainer trains
+        continuously on the growing store (warm starts, one training stage per update), and each finished stage
+        is evaluated, checkpointed and published as the scorer of new selections (not reproducible: what is
+        selected depends on timing).
+    max_surrogate_age : float
+        Async: seconds a published surrogate may score new selections; older, selection waits for the next one.
+    queue_points : int
+        Async: points kept selected ahead of the oracle actors (0: four batches per actor,
+        ``4 × pool.n_actors × pool.batch_size``).
+    status_seconds : float
+        Async: seconds between status lines (queue depth, utilisations, surrogate age).
+    """
+
+    mode: Literal["rounds", "async"] = "rounds"
+    max_surrogate_age: float = 600.0
+    queue_points: int = 0
+    status_seconds: float = 10.0
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("rounds", "async"):
+            raise ConfigError(f"loop.mode: {self.mode!r} is not one of 'rounds', 'async'")
+        if self.max_surrogate_age <= 0 or self.status_seconds <= 0 or self.queue_points < 0:
+            raise ConfigError("loop.max_surrogate_age and loop.status_seconds must be > 0, loop.queue_points >= 0")
+
+
 def _default_surrogate() -> SurrogateConfig:
     """The precise default surrogate (:class:`SurrogateConfig`), round 0 trained for 20 000 optimiser steps."""
     return SurrogateConfig(max_steps=20_000, n_weight_samples=30)
@@ -181,6 +215,8 @@ class ActiveConfig:
         Ray cluster address; default ``RAY_ADDRESS`` or a local instance started for the run.
     plots : bool
         Write the plots of the final report.
+    loop : LoopConfig
+        ``loop.mode``: rounds (default) or async.
     """
 
     seed: int = 1234
@@ -195,6 +231,7 @@ class ActiveConfig:
     trainer: TrainerConfig = field(default_factory=_default_trainer)
     acquisition: AcquisitionConfig = field(default_factory=_default_acquisition)
     budget: Budget = field(default_factory=Budget)
+    loop: LoopConfig = field(default_factory=LoopConfig)
     address: str | None = None
     plots: bool = True
 
