@@ -51,6 +51,7 @@ class AsyncLearner(ActiveLearner):
     """An active-learning run in ``loop.mode: async`` (same arguments and run folder as :class:`ActiveLearner`)."""
 
     _calls_before: int = 0  # training and validation points labelled before the stream started
+    _selection_counts: dict[int, int] = {}  # selections made per update (replaced per instance on first use)
 
     def run(self) -> list[RoundStatus]:
         """Run (or continue) the loop until the budget is used; write the final report."""
@@ -178,13 +179,18 @@ class AsyncLearner(ActiveLearner):
             k = min(k, cap - self._calls(stream) - stream.pending_points)
         if k <= 0:
             return False
-        selection = self._selections(store, update)
+        if update not in self._selection_counts:  # counted from the store once per update (a resume continues it)
+            self._selection_counts = {update: self._selections(store, update)}
+        selection = self._selection_counts[update]
+        self._selection_counts[update] += 1
         if scorer is None:  # update 0 trains: no surrogate yet, so the oracles label uniform points meanwhile
             points = self._select_uniform(store, update, sampler, selection, k)
         else:
 
+            exact = scorer.closed_form  # exact moments cost one pass: no weight draws for the default surrogate
+
             def predict(x: np.ndarray, n_samples: int | None) -> Prediction:
-                return scorer.predict(x, n_samples)
+                return scorer.predict(x, None if exact else n_samples)
 
             points = self._select(store, update, sampler, predict, selection=selection, k=k)
         if points is not None:

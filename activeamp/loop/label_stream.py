@@ -108,6 +108,7 @@ class LabelStream:
         self.busy = [0.0] * pool.n_actors
         self.counts = {"points": 0, "ok": 0, "failed": 0, "quarantined": 0, "calls": 0, "crashes": 0, "errors": 0}
         self._queued_points = 0
+        self._seen: set[str] = set()  # ids added to this stream: none is labelled twice
         self.start = time.perf_counter()
         self._last_progress = self.start
         cfg = pool.config
@@ -128,7 +129,18 @@ class LabelStream:
         return not self._queue and not self._in_flight
 
     def add(self, points: PointSet) -> None:
-        """Queue ``points`` (already committed to the store as unlabelled) in batches of ``pool.batch_size``."""
+        """Queue ``points`` (already committed to the store as unlabelled) in batches of ``pool.batch_size``.
+
+        Raises ValueError for an id added before: the stream labels each point once, which lets it commit labels
+        without searching the store for earlier ones (a search over every shard per batch, which grows with the
+        store).
+        """
+        ids = points.ids.tolist()
+        again = self._seen.intersection(ids)
+        if again or len(set(ids)) != len(ids):
+            example = sorted(again)[:1]
+            raise ValueError(f"label stream: {len(again) or 'repeated'} point(s) added twice (e.g. {example})")
+        self._seen.update(ids)
         size = self.pool.config.batch_size
         for lo in range(0, len(points), size):
             self._queue.append(_Item(points, np.arange(lo, min(lo + size, len(points)))))
@@ -199,6 +211,7 @@ class LabelStream:
         self.store.append_labels(
             p.ids[rows], p.momenta[rows], result.values, ok=result.ok, reasons=result.reasons,
             oracle=prov["name"], provenance=prov, split=p.split[rows], round=p.round[rows], batch=p.batch[rows],
+            check_existing=False,  # the points were read or committed as unlabelled, and added once (add)
         )
         self.counts["failed"] += result.n_failed
         self.counts["ok"] += len(rows) - result.n_failed

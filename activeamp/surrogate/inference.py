@@ -297,6 +297,11 @@ class PredictionMixin:
             device=self.device,
         )
 
+    @property
+    def closed_form(self) -> bool:
+        """Whether :meth:`predict` has exact moments without weight draws (the default ``laplace`` surrogate)."""
+        return has_closed_form(self._require_net(), self.target_transform)
+
     def predict_mean(
         self,
         x: np.ndarray,

@@ -129,7 +129,7 @@ def test_default_predictions_use_the_closed_form_of_the_last_layer(data: tuple[n
     s = Surrogate({"hidden": [16, 16], "batch_size": 64, "max_epochs": 20, "lr": 3e-3, "seed": 3})
     s.fit(x, a + 2.0, progress=False)  # the default family (laplace) with the log target: positive values
     net = s._require_net()
-    assert has_closed_form(net, s.target_transform)
+    assert has_closed_form(net, s.target_transform) and s.closed_form
     auto = s.predict(x)
     exact = closed_form_prediction(net, s._require_pipeline(), x, s.target_transform, n_outputs=None,
                                    batch_size=13, device=s.device)
@@ -149,7 +149,7 @@ def test_models_without_a_closed_form_sample(data: tuple[np.ndarray, np.ndarray]
     x, a = data
     bnn = Surrogate({"family": "bnn", "hidden": [8], "batch_size": 64, "max_epochs": 2, "seed": 4})
     bnn.fit(x, a, progress=False)
-    assert not has_closed_form(bnn._require_net(), bnn.target_transform)
+    assert not has_closed_form(bnn._require_net(), bnn.target_transform) and not bnn.closed_form
     with pytest.raises(ValueError, match="closed_form"):
         bnn.predict(x, closed_form=True)
     np.testing.assert_array_equal(bnn.predict(x).mean, bnn.predict(x, closed_form=False).mean)
