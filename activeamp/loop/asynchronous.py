@@ -98,7 +98,8 @@ class AsyncLearner(ActiveLearner):
         train_ref: ray.ObjectRef | None = None
         n_train = calls_at_start = 0
         trainer_busy = 0.0
-        stopping = False
+        # a resumed run whose budget is used (or was extended) decides before it trains again
+        stopping = update > 0 and self._budget_used(update, self._calls(stream), base_wall)
         next_status = time.perf_counter() + cfg.loop.status_seconds
         age_at_selection = float("nan")
         while True:
