@@ -104,10 +104,12 @@ def write_events(events: EventSample, path: Path) -> Path:
         with atomic_open(path, "wb") as fh, pa.ipc.new_file(fh, table.schema) as writer:
             writer.write_table(table)
         return path
+    columns = {"weight": events.weights, "amplitude": events.amplitude, "surrogate": events.surrogate,
+               "sigma_tot": events.sigma_tot}
     with atomic_open(path, "w+b") as fh, h5py.File(fh, "w") as h5:
         h5.create_dataset("momenta", data=events.momenta)
-        for name in ("weight", "amplitude", "surrogate", "sigma_tot"):
-            h5.create_dataset(name, data=events.columns()[name])
+        for name, values in columns.items():
+            h5.create_dataset(name, data=values)
         for key, value in meta.items():
             h5.attrs[key] = value if isinstance(value, (int, float, str)) else json.dumps(value)
     return path

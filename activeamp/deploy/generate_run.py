@@ -18,6 +18,7 @@ import numpy as np
 from activeamp.atomic import write_atomic
 from activeamp.deploy.events import EventSample, write_events, write_lhe
 from activeamp.deploy.generate import GenerateSettings, UnweightingReport, direct_events, two_stage_events
+from activeamp.deploy.unweighting import CrossSection
 from activeamp.jsonio import plain
 from activeamp.physics.cuts import default_cuts
 from activeamp.physics.phasespace import PhaseSpaceSampler
@@ -160,8 +161,6 @@ def _estimated_direct_cost(two: UnweightingReport) -> float:
 
 
 def _relative(two: UnweightingReport, direct: UnweightingReport) -> tuple[float, float]:
-    from activeamp.deploy.unweighting import CrossSection
-
     a = CrossSection(two.cross_section_pb, two.cross_section_error_pb)
     b = CrossSection(direct.cross_section_pb, direct.cross_section_error_pb)
     return a.relative_to(b)

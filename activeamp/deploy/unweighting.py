@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from activeamp.physics.phasespace import mc_integral
+
 __all__ = ["Acceptance", "CrossSection", "cross_section", "hit_or_miss", "reference_maximum"]
 
 
@@ -119,10 +121,4 @@ def cross_section(event_weights: np.ndarray, scale: float, n_trials: int) -> Cro
     n_trials : int
         Points drawn from the sampler, including those outside the cuts.
     """
-    if n_trials < 2:
-        raise ValueError("cross_section needs at least two trials")
-    w = np.asarray(event_weights, dtype=np.float64) * scale
-    mean = float(w.sum()) / n_trials
-    d = w - mean
-    var = (float(np.dot(d, d)) + (n_trials - w.size) * mean * mean) / (n_trials - 1)
-    return CrossSection(mean, math.sqrt(var / n_trials))
+    return CrossSection(*mc_integral(np.asarray(event_weights, dtype=np.float64) * scale, n_trials))

@@ -51,7 +51,6 @@ class AsyncLearner(ActiveLearner):
     """An active-learning run in ``loop.mode: async`` (same arguments and run folder as :class:`ActiveLearner`)."""
 
     _calls_before: int = 0  # training and validation points labelled before the stream started
-    _selection_counts: dict[int, int] = {}  # selections made per update (replaced per instance on first use)
 
     def run(self) -> list[RoundStatus]:
         """Run (or continue) the loop until the budget is used; write the final report."""
@@ -64,6 +63,7 @@ class AsyncLearner(ActiveLearner):
             x_test, a_test = self._initial_data(store, sampler)
             assert self._pool is not None
             self._calls_before = self._oracle_calls(store)
+            self._selection_counts: dict[int, int] = {}  # selections made per update, counted from the store once
             stream = self._pool.stream(store, progress=self.progress)
             stream.add(store.unlabelled(["train", "validation"]))  # the initial points, or a killed run's queue
             self._drive(store, stream, sampler, x_test, a_test, start, base_wall)
@@ -135,7 +135,7 @@ class AsyncLearner(ActiveLearner):
                 ray.wait([train_ref], timeout=_STEP_WAIT_S)
             if now >= next_status:
                 next_status = now + cfg.loop.status_seconds
-                self._status_line(update, store, stream, trainer_busy, start, published, train_ref is not None)
+                self._status_line(update, stream, trainer_busy, start, published, train_ref is not None)
         while not stream.idle:  # selected points are committed: label them before stopping
             stream.step(stream.call_timeout)
 
@@ -180,7 +180,7 @@ class AsyncLearner(ActiveLearner):
             k = min(k, cap - self._calls(stream) - stream.pending_points)
         if k <= 0:
             return False
-        if update not in self._selection_counts:  # counted from the store once per update (a resume continues it)
+        if update not in self._selection_counts:  # a resume continues the numbering the store holds
             self._selection_counts = {update: self._selections(store, update)}
         selection = self._selection_counts[update]
         self._selection_counts[update] += 1
@@ -242,7 +242,6 @@ class AsyncLearner(ActiveLearner):
     def _status_line(
         self,
         update: int,
-        store: ShardStore,
         stream: LabelStream,
         trainer_busy: float,
         start: float,

@@ -18,6 +18,7 @@ __all__ = [
     "RngLike",
     "as_generator",
     "massless_phase_space_volume",
+    "mc_integral",
     "rambo_core",
     "rambo_from_unit",
     "rambo",
@@ -315,14 +316,27 @@ class PhaseSpaceSample:
             if values.shape != (len(self),):
                 raise ValueError(f"values: expected shape ({len(self)},), got {values.shape}")
             w = self.weights * values
-        n = self.n_trials
-        if n < 2:
-            raise ValueError("integral needs at least two trials")
-        mean = float(np.sum(w)) / n
-        # Two-pass variance; the n_trials − N points not returned contribute (0 − mean)² each.
-        d = w - mean
-        var = (float(np.dot(d, d)) + (n - w.size) * mean * mean) / (n - 1)
-        return mean, math.sqrt(var / n)
+        return mc_integral(w, self.n_trials)
+
+
+def mc_integral(weights: np.ndarray, n_trials: int) -> tuple[float, float]:
+    """``Σ w / n_trials`` and its standard error, the ``n_trials − N`` trials not in ``weights`` counting as 0.
+
+    Parameters
+    ----------
+    weights : numpy.ndarray
+        Shape ``(N,)``: the non-zero contributions (any units), ``N ≤ n_trials``.
+    n_trials : int
+        All trials drawn, at least two.
+    """
+    if n_trials < 2:
+        raise ValueError("integral needs at least two trials")
+    w = np.asarray(weights, dtype=np.float64)
+    mean = float(np.sum(w)) / n_trials
+    # Two-pass variance; the n_trials − N trials not given contribute (0 − mean)² each.
+    d = w - mean
+    var = (float(np.dot(d, d)) + (n_trials - w.size) * mean * mean) / (n_trials - 1)
+    return mean, math.sqrt(var / n_trials)
 
 
 class PhaseSpaceSampler:

@@ -255,3 +255,13 @@ def test_sampler_refuses_processes_with_massive_particles(name: str) -> None:
     message = f"process {name} has massive particles; sample it with activeamp.physics.vv_phasespace.VVPhaseSpace"
     with pytest.raises(ValueError, match=message):
         PhaseSpaceSampler(name)
+
+
+def test_mc_integral_counts_the_trials_not_given_as_zeros() -> None:
+    from activeamp.physics.phasespace import mc_integral
+
+    full = np.array([2.0, 1.0, 0.0, 0.0, 0.0])
+    mean, err = mc_integral(np.array([2.0, 1.0]), 5)
+    assert mean == pytest.approx(full.mean()) and err == pytest.approx(full.std(ddof=1) / np.sqrt(5))
+    with pytest.raises(ValueError, match="two trials"):
+        mc_integral(np.ones(1), 1)
