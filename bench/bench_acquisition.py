@@ -3,8 +3,10 @@
 Every strategy starts from the same round-0 network (``--initial`` points) and adds ``--batch`` points per round,
 picked from a fresh uniform candidate pool of 25 × batch points; the random baseline can run on to larger budgets
 (``--random-extra``) so that the budget at which it matches each strategy can be read off. Printed per round:
-oracle calls (training + validation points), test Δ 68 % half-width, and for the top 1 % of test points by
-amplitude the 68 % half-width, the 68 % quantile of |Δ| (which also counts a bias) and the median Δ.
+oracle calls (training + validation points), test Δ 68 % half-width, for the top 1 % of test points by
+amplitude the 68 % half-width, the 68 % quantile of |Δ| (which also counts a bias) and the median Δ, and the
+figures of an event generator: the 68 % half-width of Δ with the test points weighted by A (where events land)
+and the test set's cross-section error ΣA_NN/ΣA − 1.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from bench_active import calls_to_reach
 
 import oracles
 from activeamp.loop.acquisition import score, select, standardise
-from activeamp.loop.active import _default_surrogate
+from activeamp.loop.settings import _default_surrogate
 from activeamp.loop.trainer import SurrogateTrainer, TrainerConfig
 from activeamp.physics.cuts import paper_cuts
 from activeamp.physics.phasespace import PhaseSpaceSampler
@@ -30,24 +32,33 @@ from activeamp.surrogate.metrics import evaluate_prediction
 
 logger = logging.getLogger("bench_acquisition")
 
-Point = tuple[int, float, float, float, float]  # calls, Δ68 all, Δ68 top 1 %, |Δ|68 top 1 %, median Δ top 1 %
+#: calls, Δ68 all, Δ68 top 1 %, |Δ|68 top 1 %, median Δ top 1 %, A-weighted Δ68, cross-section error
+Point = tuple[int, float, float, float, float, float, float]
+COLUMNS = {"all": 1, "top-1% |Δ|68": 3, "A-weighted Δ68": 5, "|cross-section error|": 6}
 
 
 def measure(trainer: SurrogateTrainer, x: np.ndarray, a: np.ndarray, calls: int) -> Point:
     """Test-set figures of the trainer's current network."""
     m = evaluate_prediction(trainer.predict(x), a)
-    d = m.delta_top1
-    return (calls, m.precision, d.half_width_68, d.abs_68, d.median)
+    d, w = m.delta_top1, m.event_weighted
+    assert w is not None
+    return (calls, m.precision, d.half_width_68, d.abs_68, d.median, w.half_width_68, w.cross_section_error)
 
 
 def pick(
-    strategy: str, trainer: SurrogateTrainer, candidates: np.ndarray, batch: int, rng: np.random.Generator
+    strategy: str,
+    trainer: SurrogateTrainer,
+    candidates: np.ndarray,
+    weights: np.ndarray,
+    batch: int,
+    rng: np.random.Generator,
 ) -> np.ndarray:
-    """Indices of ``batch`` candidates: ``random``, or ``KIND[:FRACTION]`` (that fraction by score, rest uniform)."""
+    """Indices of ``batch`` candidates: ``random``, or ``KIND[:FRACTION]`` (that fraction by score, rest uniform);
+    ``weights`` ``(N,)`` are the candidates' phase-space weights (for the ``weighted`` score)."""
     kind, _, fraction = strategy.partition(":")
     if kind == "random":
         return select(np.zeros(len(candidates)), batch, rng, strategy="random")
-    scores = score(trainer.predict(candidates, 20), kind)
+    scores = score(trainer.predict(candidates, 20), kind, weights=weights)
     features = standardise(candidates[:, 2:].reshape(len(candidates), -1))
     explore = 1.0 - float(fraction or 1.0)
     return select(scores, batch, rng, strategy="greedy", features=features, min_distance=0.05, explore=explore)
@@ -63,6 +74,10 @@ def main() -> None:
     parser.add_argument("--initial", type=int, default=4000, help="round-0 training points (default 4000)")
     parser.add_argument("--rounds", type=int, default=3, help="rounds after the shared round 0 (default 3)")
     parser.add_argument("--epochs", type=int, default=150, help="warm-start epoch limit per round (default 150)")
+    parser.add_argument(
+        "--steps", type=int, default=0, help="warm-start optimiser steps per round instead of --epochs (the run: 10000)"
+    )
+    parser.add_argument("--test", type=int, default=10000, help="frozen test points (default 10000)")
     parser.add_argument("--batch", type=int, default=2000, help="points per round (default 2000)")
     parser.add_argument(
         "--random-extra",
@@ -82,11 +97,18 @@ def main() -> None:
     surrogate = dataclasses.replace(_default_surrogate(), **json.loads(args.surrogate)).with_process("gg_yyg")
 
     def points(n: int, seed: int) -> np.ndarray:
-        return sampler.sample(n, np.random.default_rng(seed), only_accepted=True).momenta
+        return weighted_points(n, seed)[0]
 
-    x0, xv, xt = points(args.initial, 1), points(1000, 2), points(10000, 3)
+    def weighted_points(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+        sample = sampler.sample(n, np.random.default_rng(seed), only_accepted=True)
+        return sample.momenta, sample.weights
+
+    x0, xv, xt = points(args.initial, 1), points(1000, 2), points(args.test, 3)
     a0, av, at = oracle(x0), oracle(xv), oracle(xt)
-    config = TrainerConfig(round_epochs=args.epochs)
+    if args.steps:
+        config = TrainerConfig(round_epochs=100_000, round_steps=args.steps)
+    else:
+        config = TrainerConfig(round_epochs=args.epochs)
     base = SurrogateTrainer(surrogate, None, config)
     start = time.perf_counter()
     base.train(np.arange(len(x0)).astype(str), x0, a0, xv, av)
@@ -104,27 +126,33 @@ def main() -> None:
             count, _, size = args.random_extra.partition("x")
             sizes += [int(size)] * int(count)
         for r, size in enumerate(sizes, start=1):
-            candidates = points(max(25 * size, 50_000), 100 + r)
-            picked = pick(strategy, trainer, candidates, size, np.random.default_rng(r))
+            candidates, weights = weighted_points(max(25 * size, 50_000), 100 + r)
+            picked = pick(strategy, trainer, candidates, weights, size, np.random.default_rng(r))
             x = np.concatenate([x, candidates[picked]])
             a = np.concatenate([a, oracle(candidates[picked])])
             trainer.train(np.arange(len(x)).astype(str), x, a, xv, av)
             curve.append(measure(trainer, xt, at, len(x) + len(xv)))
             logger.info("%s round %d: %s (%.0f s)", strategy, r, curve[-1], time.perf_counter() - start)
         curves[strategy] = curve
-    print(f"{'strategy':>14} {'calls':>7} {'Δ68 all':>9} {'Δ68 top1%':>10} {'|Δ|68 top1%':>12} {'median top1%':>13}")
+    print(
+        f"{'strategy':>14} {'calls':>7} {'Δ68 all':>9} {'Δ68 top1%':>10} {'|Δ|68 top1%':>12} {'median top1%':>13} "
+        f"{'A-weighted Δ68':>15} {'xs error':>10}"
+    )
     for name, curve in curves.items():
-        for calls, all_, top, top_abs, med in curve:
-            print(f"{name:>14} {calls:>7} {all_:>9.4f} {top:>10.4f} {top_abs:>12.4f} {med:>13.3f}")
+        for calls, all_, top, top_abs, med, w68, xs in curve:
+            figures = f"{all_:>9.3g} {top:>10.3g} {top_abs:>12.3g} {med:>+13.2g} {w68:>15.3g} {xs:>+10.2g}"
+            print(f"{name:>14} {calls:>7} {figures}")
     if "random" in curves:
-        for name, curve in curves.items():
+        # the cross-section error is compared by its size
+        absolute = {name: [(p[0], *p[1:6], abs(p[6])) for p in curve] for name, curve in curves.items()}
+        for name, curve in absolute.items():
             if name == "random":
                 continue
-            for calls, all_, _, top_abs, _ in curve[1:]:
-                for column, label, value in ((1, "all", all_), (3, "top-1% |Δ|68", top_abs)):
-                    needed = calls_to_reach(curves["random"], value, column)
-                    text = "not reached" if needed is None else f"{needed:.0f} (ratio {calls / needed:.2f})"
-                    print(f"{name} at {calls} calls, {label} {value:.4f}: random needs {text}")
+            for point in curve[1:]:
+                for label, column in COLUMNS.items():
+                    needed = calls_to_reach(absolute["random"], point[column], column)
+                    ratio = "not reached" if needed is None else f"{needed:.0f} (ratio {point[0] / needed:.2f})"
+                    print(f"{name} at {point[0]} calls, {label} {point[column]:.3g}: random needs {ratio}")
     if args.json:
         Path(args.json).write_text(json.dumps({"args": vars(args), "curves": curves}, indent=2))
 

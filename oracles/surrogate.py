@@ -24,7 +24,7 @@ from oracles.registry import EXACT, get
 if TYPE_CHECKING:
     from activeamp.data.store import ShardStore
     from activeamp.physics.process import Process
-    from activeamp.surrogate.surrogate import Surrogate
+    from activeamp.surrogate.committee import Model
 
 __all__ = ["SURROGATE", "HybridResult", "SurrogateOracle", "point_ids"]
 
@@ -120,7 +120,7 @@ class SurrogateOracle(Oracle):
 
     Attributes
     ----------
-    surrogate : Surrogate
+    surrogate : Surrogate or SurrogateCommittee
         The loaded model.
     oracle : Oracle
         The wrapped oracle.
@@ -161,7 +161,7 @@ class SurrogateOracle(Oracle):
         process: str | Process | None = None,
     ) -> None:
         from activeamp.physics.process import get_process
-        from activeamp.surrogate.surrogate import Surrogate
+        from activeamp.surrogate.committee import load_model
 
         try:
             threshold = float(threshold)
@@ -174,7 +174,7 @@ class SurrogateOracle(Oracle):
         path = Path(model).expanduser().resolve()
         if not path.is_file():
             raise ValueError(f"surrogate oracle: model {str(model)!r} is not a file (expected a model.pt checkpoint)")
-        surrogate: Surrogate = Surrogate.load(path, device=device)
+        surrogate: Model = load_model(path, device=device)
         if surrogate.n_outputs is not None:
             raise ValueError(
                 f"surrogate oracle: {path} is a vector model with {surrogate.n_outputs} outputs; only scalar |M|² "

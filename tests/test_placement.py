@@ -1,7 +1,8 @@
-"""Placement on a simulated multi-node cluster: oracle actors on oracle nodes, the trainer on the trainer node.
+"""Placement on a simulated multi-node cluster: oracle actors on oracle nodes, trainer actors on trainer nodes.
 
 The test session already runs a local Ray, so the cluster (``ray.cluster_utils.Cluster``: a head without CPUs,
-node A with ``{"oracle": 2}``, node B with ``{"trainer": 1}``, all on 127.0.0.1) lives in a subprocess that
+node A with ``{"oracle": 2}``, nodes B and B2 with ``{"trainer": 1}`` for a committee of two trainer actors, all
+on 127.0.0.1) lives in a subprocess that
 prints its observations as one JSON line. What happens when oracle nodes go away:
 
 - node A removed, node C with ``{"oracle": 2}`` added: Ray restarts the pool's actors (``max_restarts``) on C,
@@ -35,7 +36,8 @@ from activeamp.data.dataset import OracleConfig
 from activeamp.loop.pool import OraclePool, PoolConfig, PoolError
 from activeamp.data.store import ShardStore, make_point_ids
 from activeamp.surrogate.surrogate import SurrogateConfig
-from activeamp.loop.trainer import SurrogateTrainer, TrainerConfig, trainer_actor
+from activeamp.loop.committee import TrainerCommittee
+from activeamp.loop.trainer import SurrogateTrainer, TrainerConfig
 from tests.conftest import physical_points
 
 out = {"seconds": {}}
@@ -56,20 +58,21 @@ cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0, "include_
 try:
     node_a = cluster.add_node(num_cpus=2, resources={"oracle": 2})
     node_b = cluster.add_node(num_cpus=1, resources={"trainer": 1})
+    node_b2 = cluster.add_node(num_cpus=1, resources={"trainer": 1})
     ray.init(address=cluster.address, log_to_driver=False, logging_level=logging.WARNING)
-    out.update(node_a=node_a.node_id, node_b=node_b.node_id)
+    out.update(node_a=node_a.node_id, node_b=node_b.node_id, node_b2=node_b2.node_id)
     out["node_ips"] = sorted({n["NodeManagerAddress"] for n in ray.nodes()})
     lap("cluster")
 
     pool_config = PoolConfig(n_actors=2, num_cpus=0.5, resources={"oracle": 1}, batch_size=16, startup_timeout=30)
     pool = OraclePool(OracleConfig("mock"), "gg_yyg", pool_config)
-    trainer = trainer_actor(
+    committee = TrainerCommittee.start(
         SurrogateConfig(hidden=(8,), max_epochs=2, batch_size=32, seed=1),
         None,
-        TrainerConfig(num_cpus=0.5, num_gpus=0, resources={"trainer": 1}, startup_timeout=30),
+        TrainerConfig(num_cpus=0.5, num_gpus=0, resources={"trainer": 1}, startup_timeout=30, n_actors=2),
     )
     out["pool_nodes"] = pool.actor_nodes()
-    out["trainer_node"] = trainer_node(trainer)
+    out["trainer_nodes"] = sorted(trainer_node(actor) for actor in committee.actors)
     lap("actors")
 
     store = ShardStore.create(sys.argv[1], "gg_yyg")
@@ -77,9 +80,9 @@ try:
     store.append_points(make_point_ids(2, 0, 0, 64), points[:64], split="train", round=0, batch=0)
     out["label_1"] = pool.label(store, progress=False).n_ok
     train = store.arrays("train")
-    outcome = ray.get(trainer.train.remote(train.ids, train.momenta, train.amplitude))
+    outcome = committee.train(train.ids, train.momenta, train.amplitude).outcome()
     out["trainer_epochs"] = outcome.epochs
-    out["trainer_prediction_finite"] = bool(np.all(np.isfinite(ray.get(trainer.predict.remote(train.momenta)).mean)))
+    out["trainer_prediction_finite"] = bool(np.all(np.isfinite(committee.predict(train.momenta).mean)))
     lap("label_and_train")
 
     # oracle node A goes away, node C takes its place: Ray restarts the actors there
@@ -153,8 +156,9 @@ def test_actors_land_on_the_nodes_with_their_resources(cluster_run: dict[str, An
     assert cluster_run["node_ips"] == ["127.0.0.1"]  # loopback only
     assert cluster_run["node_a"] != cluster_run["node_b"]
     assert cluster_run["pool_nodes"] == [cluster_run["node_a"]] * 2
-    assert cluster_run["trainer_node"] == cluster_run["node_b"]
-    # points labelled on node A, the surrogate trained on node B
+    # one trainer actor per trainer node: the two members of the committee
+    assert cluster_run["trainer_nodes"] == sorted([cluster_run["node_b"], cluster_run["node_b2"]])
+    # points labelled on node A, the committee trained on nodes B and B2
     assert cluster_run["label_1"] == 64
     assert cluster_run["trainer_epochs"] == 2 and cluster_run["trainer_prediction_finite"]
 

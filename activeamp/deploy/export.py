@@ -34,6 +34,7 @@ from activeamp.atomic import atomic_open
 from activeamp.jsonio import dumps, write_json
 from activeamp.physics.kinematics import pair_indices
 from activeamp.physics.process import Process, get_process
+from activeamp.surrogate.committee import Model, SurrogateCommittee, load_model
 from activeamp.surrogate.inference import has_closed_form
 from activeamp.surrogate.laplace import LastLayerNet
 from activeamp.surrogate.pipeline import Pipeline
@@ -49,10 +50,12 @@ __all__ = [
     "SCHEMA",
     "ExportError",
     "ExportReport",
+    "ExportedCommittee",
     "ExportedSurrogate",
     "export_model",
     "export_program",
     "exportable_process",
+    "exported_module",
     "for_onnx",
     "load_artefact",
     "max_relative_difference",
@@ -181,6 +184,33 @@ class ExportedSurrogate(nn.Module):
         return cls(surrogate.net, surrogate.pipeline, process.n_particles)  # type: ignore[arg-type]
 
 
+class ExportedCommittee(nn.Module):
+    """A committee's mixture (:mod:`activeamp.surrogate.committee`) as one module: every member's
+    :class:`ExportedSurrogate`, then ⟨A⟩ = the mean of the members' and σ_tot² = the mean of their σ_tot² plus
+    the variance of their ⟨A⟩ (σ_model² + σ_pred² of the mixture)."""
+
+    def __init__(self, members: Sequence[ExportedSurrogate]) -> None:
+        super().__init__()
+        self.members = nn.ModuleList(members)
+        first = members[0]
+        self.n_particles, self.order, self.enveloped = first.n_particles, first.order, first.enveloped
+
+    def forward(self, momenta: Tensor) -> tuple[Tensor, Tensor]:
+        """⟨A⟩ and σ_tot of the mixture, each ``(N,)`` float64, of momenta ``(N, n, 4)`` float64 [GeV]."""
+        outputs = [member(momenta) for member in self.members]
+        means = torch.stack([mean for mean, _ in outputs])
+        variances = torch.stack([sigma**2 for _, sigma in outputs])
+        mean = means.mean(dim=0)
+        return mean, torch.sqrt(variances.mean(dim=0) + ((means - mean) ** 2).mean(dim=0))
+
+
+def exported_module(model: Model) -> ExportedSurrogate | ExportedCommittee:
+    """The module of a trained surrogate or committee (:class:`ExportError` naming what it cannot express)."""
+    if isinstance(model, SurrogateCommittee):
+        return ExportedCommittee([ExportedSurrogate.from_surrogate(member) for member in model.members])
+    return ExportedSurrogate.from_surrogate(model)
+
+
 def exportable_process(surrogate: Surrogate) -> Process:
     """The model's process, after checking the model is of the exported family (else :class:`ExportError`)."""
     cfg, net, pipeline = surrogate.config, surrogate.net, surrogate.pipeline
@@ -206,7 +236,7 @@ def exportable_process(surrogate: Surrogate) -> Process:
     return process
 
 
-def export_program(module: ExportedSurrogate, n_example: int = 8) -> torch.export.ExportedProgram:
+def export_program(module: ExportedSurrogate | ExportedCommittee, n_example: int = 8) -> torch.export.ExportedProgram:
     """``torch.export`` of ``module`` with a dynamic batch dimension (any N ≥ 1 works)."""
     example = torch.zeros(n_example, module.n_particles, 4, dtype=torch.float64)
     example[:, :, 0] = 1.0
@@ -244,13 +274,17 @@ def for_onnx(program: torch.export.ExportedProgram) -> torch.export.ExportedProg
     ``(e − 1) u / log e``. SiLU in four operators costs a third of the speed of the fused ``Sigmoid``.
     """
     aten = torch.ops.aten
-    table = {aten.silu.default: _silu, aten.softplus.default: _softplus, aten.tanh.default: _tanh,
-             aten.expm1.default: _expm1}
+    table = {
+        aten.silu.default: _silu,
+        aten.softplus.default: _softplus,
+        aten.tanh.default: _tanh,
+        aten.expm1.default: _expm1,
+    }
     with _quiet():
         return program.run_decompositions(table)
 
 
-def metadata(process: Process, model: Path, module: ExportedSurrogate) -> dict[str, Any]:
+def metadata(process: Process, model: Path, module: ExportedSurrogate | ExportedCommittee) -> dict[str, Any]:
     """What a caller needs to know: process, input shape and units, outputs, versions, the model's sha256."""
     units = process.amplitude_units
     return {
@@ -272,6 +306,7 @@ def metadata(process: Process, model: Path, module: ExportedSurrogate) -> dict[s
         ],
         "amplitude_units": units,
         "symmetry_images": module.order,
+        "committee_members": len(module.members) if isinstance(module, ExportedCommittee) else 1,
         "envelope": module.enveloped,
         "activeamp_version": __version__,
         "torch_version": torch.__version__,
@@ -426,7 +461,8 @@ def export_model(
     Parameters
     ----------
     model : path-like
-        A checkpoint of ``activeamp train`` or ``activeamp run`` (``model.pt``).
+        A checkpoint of ``activeamp train`` or ``activeamp run`` (``model.pt``; a committee of several trainer
+        actors is exported as one module of the members' mixture).
     out : path-like
         Output folder (created).
     formats : sequence of str
@@ -446,8 +482,8 @@ def export_model(
     if "onnx" in formats:  # before anything is written
         require_packages(_ONNX_PACKAGES + (("onnxruntime",) if n_check > 0 else ()), "ONNX export and its check")
     model, out = Path(model), Path(out)
-    surrogate = Surrogate.load(model, device="cpu")
-    module = ExportedSurrogate.from_surrogate(surrogate)
+    surrogate = load_model(model, device="cpu")
+    module = exported_module(surrogate)
     process = get_process(surrogate.config.process)  # type: ignore[arg-type]  # checked by from_surrogate
     meta = metadata(process, model.resolve(), module)
     out.mkdir(parents=True, exist_ok=True)
@@ -474,11 +510,18 @@ def export_model(
         for fmt, path in artefacts.items():
             diffs[fmt] = max_relative_difference(load_artefact(fmt, path)(x), want)
             if diffs[fmt] <= tolerance:
-                logger.info("%s: max relative difference from Surrogate.predict on %d points: %.3g", fmt, len(x),
-                            diffs[fmt])
+                logger.info(
+                    "%s: max relative difference from Surrogate.predict on %d points: %.3g", fmt, len(x), diffs[fmt]
+                )
             else:  # the float32 network, evaluated by other kernels (onnxruntime), rounds differently
-                logger.warning("%s: max relative difference from Surrogate.predict on %d points: %.3g > %.3g "
-                               "(float32 rounding of the network by other kernels)", fmt, len(x), diffs[fmt], tolerance)
+                logger.warning(
+                    "%s: max relative difference from Surrogate.predict on %d points: %.3g > %.3g "
+                    "(float32 rounding of the network by other kernels)",
+                    fmt,
+                    len(x),
+                    diffs[fmt],
+                    tolerance,
+                )
     doc = {
         **meta,
         "artefacts": {fmt: path.name for fmt, path in artefacts.items()},

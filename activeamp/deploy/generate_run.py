@@ -99,9 +99,9 @@ def run_generate(job: GenerateJob, *, progress: bool = True) -> dict[str, Any]:
         For a vector model, a model without a process, or an oracle for another process.
     """
     import oracles
-    from activeamp.surrogate.surrogate import Surrogate
+    from activeamp.surrogate.committee import load_model
 
-    surrogate = Surrogate.load(job.model)
+    surrogate = load_model(job.model)
     if surrogate.config.process is None:
         raise ValueError(f"{job.model}: the model does not record its process; retrain it")
     if surrogate.n_outputs is not None:

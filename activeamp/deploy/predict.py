@@ -154,11 +154,11 @@ def predict_file(
     """
     from tqdm.auto import tqdm
 
-    from activeamp.surrogate.surrogate import Surrogate
+    from activeamp.surrogate.committee import load_model
 
     if chunk < 1:
         raise PredictError(f"chunk: must be >= 1, got {chunk}")
-    surrogate = Surrogate.load(model)
+    surrogate = load_model(model)
     process = _model_process(surrogate, source)
     k = surrogate.n_outputs
     shape = (source.n_points,) if k is None else (source.n_points, k)
@@ -187,6 +187,11 @@ def predict_file(
             units=process.amplitude_units,
         )
     seconds = time.perf_counter() - t0
-    logger.info("predicted %d points in %.1f s (%.3g points/s): %s", source.n_points, seconds,
-                source.n_points / max(seconds, 1e-9), out)
+    logger.info(
+        "predicted %d points in %.1f s (%.3g points/s): %s",
+        source.n_points,
+        seconds,
+        source.n_points / max(seconds, 1e-9),
+        out,
+    )
     return PredictionReport(source.n_points, seconds, Path(out))

@@ -35,9 +35,10 @@ from activeamp.data.dataset import sample_into_store, work_item_rng
 from activeamp.data.store import PointSet, ShardStore, make_point_ids
 from activeamp.loop.acquisition import score, select, standardise
 from activeamp.loop.cluster import connect
+from activeamp.loop.committee import TrainerCommittee, TrainingCall
 from activeamp.loop.pool import OraclePool, PoolReport
 from activeamp.loop.settings import ActiveConfig, Budget, resume_config
-from activeamp.loop.trainer import TrainOutcome, trainer_actor
+from activeamp.loop.trainer import TrainOutcome
 from activeamp.surrogate.metrics import Metrics, evaluate_prediction, write_metrics_json
 from activeamp.surrogate.prediction import Prediction
 
@@ -114,7 +115,8 @@ class RoundStatus:
             "precision_top1": self.precision_top1,
             "accuracy_top1": self.accuracy_top1,
             "median_top1": self.median_top1,
-            "event_weighted": None if self.metrics.outputs is not None or self.metrics.event_weighted is None
+            "event_weighted": None
+            if self.metrics.outputs is not None or self.metrics.event_weighted is None
             else self.metrics.event_weighted.to_dict(),
             "wall_seconds": self.wall_seconds,
             "train": {k: v for k, v in self.train.__dict__.items() if k != "boosting"},
@@ -162,7 +164,7 @@ class ActiveLearner:
         self.statuses: list[RoundStatus] = []
         self.state: dict[str, Any] = {"completed_round": -1, "wall_seconds": 0.0}
         self._pool: OraclePool | None = None
-        self._trainer: Any = None
+        self._trainer: TrainerCommittee | None = None
         self._started_ray = False
 
     # ------------------------------------------------------------------------------------------ set-up
@@ -205,7 +207,7 @@ class ActiveLearner:
         self._prepare_folder()
         # A local instance gets enough logical CPUs for all actors: oracles and trainer take turns.
         cfg = self.config
-        needed = cfg.pool.n_actors * cfg.pool.num_cpus + cfg.trainer.num_cpus
+        needed = cfg.pool.n_actors * cfg.pool.num_cpus + cfg.trainer.n_actors * cfg.trainer.num_cpus
         self._started_ray = connect(cfg.address, num_cpus=max(os.cpu_count() or 1, int(np.ceil(needed))))
         self._pool = OraclePool(self.config.oracle, self.config.phasespace.process, self.config.pool)
         outputs = self._pool.outputs
@@ -223,12 +225,12 @@ class ActiveLearner:
             metadata={"run": to_dict(cfg)},
         )
         surrogate = self.config.surrogate.with_process(self.config.phasespace.process)
-        self._trainer = trainer_actor(surrogate, self.config.boosting, self.config.trainer)
+        self._trainer = TrainerCommittee.start(surrogate, self.config.boosting, self.config.trainer)
         completed = int(self.state["completed_round"])
         if completed >= 0:
             blob = (self.run_dir / self.state["checkpoint"]).read_bytes()
             multiplicity = json.loads((self.run_dir / self.state["multiplicity"]).read_text())
-            ray.get(self._trainer.load.remote(blob, multiplicity))
+            self._trainer.load(blob, multiplicity)
             logger.info("resumed after round %d from %s", completed, self.state["checkpoint"])
         return store
 
@@ -238,7 +240,7 @@ class ActiveLearner:
             self._pool.shutdown()
             self._pool = None
         if self._trainer is not None:
-            ray.kill(self._trainer)
+            self._trainer.kill()
             self._trainer = None
         if self._started_ray:
             ray.shutdown()
@@ -325,8 +327,9 @@ class ActiveLearner:
         return k if not cap else max(0, min(k, cap - self._oracle_calls(store)))
 
     def _trainer_predict(self, x: np.ndarray, n_samples: int | None) -> Prediction:
-        """The trainer actor's prediction (the scorer of the rounds mode)."""
-        return ray.get(self._trainer.predict.remote(x, n_samples))
+        """The trainers' prediction (the scorer of the rounds mode)."""
+        assert self._trainer is not None
+        return self._trainer.predict(x, n_samples)
 
     def _candidates(
         self, round_: int, sampler: Any, predict: Predictor, stream: int = _CANDIDATE_BATCH
@@ -407,23 +410,24 @@ class ActiveLearner:
         start: float,
         base_wall: float,
     ) -> RoundStatus:
-        ref, n_train = self._train_remote(store)
-        outcome: TrainOutcome = self._await_training(ref)
+        call, n_train = self._train_remote(store)
+        outcome = self._await_training(call)
         return self._evaluate_round(store, round_, outcome, n_train, x_test, a_test, pool_report, start, base_wall)
 
-    def _train_remote(self, store: ShardStore) -> tuple[ray.ObjectRef, int]:
-        """Start training on the store's labelled train and validation points; the call's ref and N_train."""
+    def _train_remote(self, store: ShardStore) -> tuple[TrainingCall, int]:
+        """Start training on the store's labelled train and validation points; the running call and N_train."""
         train = store.arrays("train")
         val = store.arrays("validation")
         has_val = len(val) > 0
-        ref = self._trainer.train.remote(
+        assert self._trainer is not None
+        call = self._trainer.train(
             train.ids,
             train.momenta,
             train.targets,
             val.momenta if has_val else None,
             val.targets if has_val else None,
         )
-        return ref, len(train)
+        return call, len(train)
 
     def _evaluate_round(
         self,
@@ -439,7 +443,8 @@ class ActiveLearner:
         loop_stats: dict[str, float] | None = None,
     ) -> RoundStatus:
         """Evaluate the trained surrogate on the test set, commit the round, log its line."""
-        prediction = ray.get(self._trainer.predict.remote(x_test))
+        assert self._trainer is not None
+        prediction = self._trainer.predict(x_test)
         metrics = self._evaluate(store, prediction, a_test)
         top1_width, top1_accuracy = metrics.top1
         oracle_calls = self._oracle_calls(store)
@@ -469,21 +474,25 @@ class ActiveLearner:
             status.precision,
             status.accuracy_top1,
             status.median_top1,
-            "" if weighted is None else (f"; weighted by A: Δ 68% half-width {weighted.half_width_68:.4g}, "
-                                         f"cross section {weighted.cross_section_error:+.2g}"),
+            ""
+            if weighted is None
+            else (
+                f"; weighted by A: Δ 68% half-width {weighted.half_width_68:.4g}, "
+                f"cross section {weighted.cross_section_error:+.2g}"
+            ),
             outcome.seconds,
             wall,
         )
         return status
 
-    def _await_training(self, ref: ray.ObjectRef) -> TrainOutcome:
+    def _await_training(self, call: TrainingCall) -> TrainOutcome:
         """Wait for a training call, showing the trainer's progress line every ``_PROGRESS_EVERY_S`` seconds."""
+        assert self._trainer is not None
         shown = None
         while True:
-            ready, _ = ray.wait([ref], timeout=_PROGRESS_EVERY_S)
-            if ready:
-                return ray.get(ref)
-            line = ray.get(self._trainer.progress.remote())
+            if call.done(timeout=_PROGRESS_EVERY_S):
+                return call.outcome()
+            line = self._trainer.progress()
             if line is None or line == shown:  # nothing yet, or the stage is over (σ_model fit, boosting)
                 continue
             shown = line
@@ -500,7 +509,8 @@ class ActiveLearner:
     def _commit_round(self, status: RoundStatus) -> None:
         """Checkpoint, metrics, then ``state.json`` (the commit point of the round)."""
         r = status.round
-        blob, multiplicity = ray.get(self._trainer.checkpoint.remote())
+        assert self._trainer is not None
+        blob, multiplicity = self._trainer.checkpoint()
         checkpoint = Path("checkpoints") / f"round-{r:04d}.pt"
         mult_path = Path("checkpoints") / f"round-{r:04d}-multiplicity.json"
         write_atomic(self.run_dir / checkpoint, blob)
@@ -513,9 +523,15 @@ class ActiveLearner:
         with open(self.run_dir / "rounds.jsonl", "a") as fh:
             fh.write(json.dumps(status.to_dict(), default=float) + "\n")
         weighted = status.metrics.event_weighted if status.metrics.outputs is None else None
-        point = [status.oracle_calls, status.precision, status.precision_top1, status.accuracy_top1, status.median_top1,
-                 math.nan if weighted is None else weighted.half_width_68,
-                 math.nan if weighted is None else weighted.cross_section_error]
+        point = [
+            status.oracle_calls,
+            status.precision,
+            status.precision_top1,
+            status.accuracy_top1,
+            status.median_top1,
+            math.nan if weighted is None else weighted.half_width_68,
+            math.nan if weighted is None else weighted.cross_section_error,
+        ]
         curve = list(self.state.get("curve", [])) + [point]
         self.state = {
             "completed_round": r,
@@ -525,6 +541,7 @@ class ActiveLearner:
             "last_precision": status.precision,
             "wall_seconds": status.wall_seconds,
             "curve": curve,
+            "trainer_actors": len(self._trainer),
         }
         write_atomic(self.run_dir / "state.json", json.dumps(self.state, indent=2).encode())
         # the model of the latest round, where users look for it
@@ -559,8 +576,9 @@ class ActiveLearner:
         logger.info("summary:\n%s", text)
         if not self.config.plots or not curve:
             return
-        prediction = ray.get(self._trainer.predict_with_samples.remote(x_test))
-        history = ray.get(self._trainer.history.remote())
+        assert self._trainer is not None
+        prediction = self._trainer.predict_with_samples(x_test)
+        history = self._trainer.history()
         curves = {
             "all test points: 68% half-width of Δ": [(c, p) for c, p, *_ in curve],
             "top 1% by amplitude: 68% quantile of |Δ|": [(c, u) for c, _, _, u, *_ in curve],

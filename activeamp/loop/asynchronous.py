@@ -25,11 +25,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import ray
 
 from activeamp.data.dataset import work_item_rng
 from activeamp.data.store import PointSet, ShardStore, make_point_ids
 from activeamp.loop.active import _INITIAL_BATCHES, _SELECTED_BATCH, ActiveLearner, RoundStatus
+from activeamp.loop.committee import TrainingCall
 from activeamp.loop.label_stream import LabelStream
 from activeamp.surrogate.prediction import Prediction
 
@@ -95,7 +95,7 @@ class AsyncLearner(ActiveLearner):
         scorer = self._load_scorer() if update > 0 else None
         published = time.perf_counter()
         low_water = cfg.loop.queue_points or 4 * cfg.pool.n_actors * cfg.pool.batch_size
-        train_ref: ray.ObjectRef | None = None
+        training: TrainingCall | None = None
         n_train = calls_at_start = 0
         trainer_busy = 0.0
         # a resumed run whose budget is used (or was extended) decides before it trains again
@@ -104,16 +104,17 @@ class AsyncLearner(ActiveLearner):
         age_at_selection = float("nan")
         while True:
             now = time.perf_counter()
-            if train_ref is None and not stopping:
-                train_ref, n_train = self._train_remote(store)
+            if training is None and not stopping:
+                training, n_train = self._train_remote(store)
                 calls_at_start = self._calls(stream)
-            if train_ref is not None and ray.wait([train_ref], timeout=0)[0]:
-                outcome = ray.get(train_ref)
-                train_ref = None
+            if training is not None and training.done():
+                outcome = training.outcome()
+                training = None
                 trainer_busy += outcome.seconds
                 stats = self._stats(stream, trainer_busy, start, published, age_at_selection)
-                status = self._evaluate_round(store, update, outcome, n_train, x_test, a_test, stream.report(), start,
-                                              base_wall, loop_stats=stats)
+                status = self._evaluate_round(
+                    store, update, outcome, n_train, x_test, a_test, stream.report(), start, base_wall, loop_stats=stats
+                )
                 self.statuses.append(status)
                 if self.callback is not None:
                     self.callback(status)
@@ -121,7 +122,7 @@ class AsyncLearner(ActiveLearner):
                 update += 1
                 wall = base_wall + time.perf_counter() - start
                 stopping = stopping or self._budget_used(update, calls_at_start, wall)
-            if stopping and train_ref is None:
+            if stopping and training is None:
                 break
             last_update = bool(cfg.budget.max_rounds) and update >= cfg.budget.max_rounds  # its labels would not train
             if not stopping and not last_update and stream.pending_points < low_water:
@@ -131,11 +132,11 @@ class AsyncLearner(ActiveLearner):
                     self._select_next(store, update, sampler, scorer, stream)
             if not stream.idle:
                 stream.step(_STEP_WAIT_S)
-            elif train_ref is not None:
-                ray.wait([train_ref], timeout=_STEP_WAIT_S)
+            elif training is not None:
+                training.done(timeout=_STEP_WAIT_S)
             if now >= next_status:
                 next_status = now + cfg.loop.status_seconds
-                self._status_line(update, stream, trainer_busy, start, published, train_ref is not None)
+                self._status_line(update, stream, trainer_busy, start, published, training is not None)
         while not stream.idle:  # selected points are committed: label them before stopping
             stream.step(stream.call_timeout)
 
@@ -187,7 +188,6 @@ class AsyncLearner(ActiveLearner):
         if scorer is None:  # update 0 trains: no surrogate yet, so the oracles label uniform points meanwhile
             points = self._select_uniform(store, update, sampler, selection, k)
         else:
-
             exact = scorer.closed_form  # exact moments cost one pass: no weight draws for the default surrogate
 
             def predict(x: np.ndarray, n_samples: int | None) -> Prediction:
@@ -206,8 +206,13 @@ class AsyncLearner(ActiveLearner):
         ids = make_point_ids(self.config.seed, update, batch, k)
         store.append_points(ids, momenta, split="train", round=update, batch=batch)
         logger.info("update %d: %d uniform points while the first surrogate trains", update, k)
-        return PointSet(ids, momenta, np.full(k, "train", dtype=object), np.full(k, update, dtype=np.int64),
-                        np.full(k, batch, dtype=np.int64))
+        return PointSet(
+            ids,
+            momenta,
+            np.full(k, "train", dtype=object),
+            np.full(k, update, dtype=np.int64),
+            np.full(k, batch, dtype=np.int64),
+        )
 
     @staticmethod
     def _selections(store: ShardStore, update: int) -> int:
@@ -218,11 +223,11 @@ class AsyncLearner(ActiveLearner):
         return int(np.unique(batches[(rounds == update) & (batches >= _first_batch(update))]).size)
 
     def _load_scorer(self) -> Any:
-        """The latest checkpoint as a surrogate in the driver (CPU), to score candidates while the trainer trains."""
-        from activeamp.surrogate.surrogate import Surrogate
+        """The latest checkpoint as a model in the driver (CPU; a committee when there are several trainer
+        actors), to score candidates while the trainers train."""
+        from activeamp.surrogate.committee import load_model
 
-        scorer = Surrogate.load(Path(self.run_dir) / self.state["checkpoint"], device="cpu")
-        return scorer
+        return load_model(Path(self.run_dir) / self.state["checkpoint"], device="cpu")
 
     # ---------------------------------------------------------------------------------------------- status
 

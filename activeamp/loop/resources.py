@@ -54,10 +54,11 @@ class Resources:
             if isinstance(amount, bool) or not isinstance(amount, (int, float)) or amount < 0:
                 raise ConfigError(f"{where}.resources.{name}: must be a number >= 0, got {amount!r}")
 
-    def gpus(self, cluster_gpus: float) -> float:
-        """GPUs per actor on a cluster that reports ``cluster_gpus`` GPUs in all (resolves ``"auto"``)."""
+    def gpus(self, cluster_gpus: float, count: int = 1) -> float:
+        """GPUs per actor for ``count`` actors on a cluster that reports ``cluster_gpus`` GPUs in all (resolves
+        ``"auto"``: one each when there are enough, an equal share of at least one GPU, none without GPUs)."""
         if self.num_gpus == "auto":
-            return 1.0 if cluster_gpus >= 1 else 0.0
+            return min(1.0, cluster_gpus / count) if cluster_gpus >= 1 else 0.0
         return float(self.num_gpus)
 
     def request(self, gpus: float, count: int = 1) -> dict[str, float]:

@@ -4,6 +4,7 @@ torch, so mistakes are reported at once."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -99,6 +100,13 @@ class TrainerConfig(Resources):
         0: train inside the actor (:class:`LocalTraining`). > 0: the actor trains through Ray Train on this many
         data-parallel workers (:class:`activeamp.loop.distributed.DataParallelTraining`), which then hold the
         GPUs; the rounds are then limited by steps or epochs, not ``round_seconds``.
+    n_actors : int
+        Trainer actors, each training its own member of a committee (:mod:`activeamp.loop.committee`): member k
+        with the seed ``surrogate.seed + k`` (a deep ensemble's networks are split over the members), each on its
+        own GPU where the cluster has them, all on the same data. The members never exchange weights; their
+        predictions are combined as an equal-weight mixture (mean of the means; σ_model² the mean of theirs;
+        σ_pred² the mean of theirs plus the variance of the members' means), which scores candidates, is
+        evaluated and is saved as ``model.pt``. The placement keys above are per actor.
     """
 
     section = "trainer"
@@ -109,9 +117,18 @@ class TrainerConfig(Resources):
     round_steps: int = 0
     round_seconds: float = 0.0
     data_parallel_workers: int = 0
+    n_actors: int = 1
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        if self.n_actors < 1:
+            raise ConfigError(f"trainer.n_actors: must be >= 1, got {self.n_actors}")
+        if self.n_actors > 1 and self.data_parallel_workers:
+            raise ConfigError(
+                f"trainer.n_actors: {self.n_actors} committee members with trainer.data_parallel_workers="
+                f"{self.data_parallel_workers}: choose one way to use several devices (members, or data-parallel "
+                "workers for one surrogate)"
+            )
         counts = (self.torch_threads, self.data_parallel_workers, self.round_steps, self.round_seconds)
         if min(counts) < 0 or self.round_epochs < 1:
             raise ConfigError(
@@ -290,6 +307,13 @@ def check_resumable(stored: ActiveConfig, merged: ActiveConfig, run_dir: Path) -
                 f"{key}: a resumed run keeps {was!r} from {run_dir / 'config.yaml'} (asked for {now!r}); a resume "
                 f"may change only {', '.join(RESUME_MUTABLE)}; start a new run for other settings"
             )
+    state_path = run_dir / "state.json"
+    members = json.loads(state_path.read_text()).get("trainer_actors", 1) if state_path.exists() else None
+    if members is not None and members != merged.trainer.n_actors:
+        raise ConfigError(
+            f"trainer.n_actors: the run's checkpoint ({state_path}) holds a committee of {members} trained "
+            f"member(s), the resume asks for {merged.trainer.n_actors}; resume with trainer.n_actors={members}"
+        )
     store_dir = run_dir / "store"
     if store_dir.exists():
         store = ShardStore.open(store_dir)

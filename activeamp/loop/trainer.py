@@ -1,7 +1,8 @@
 """The trainer: holds the surrogate between rounds (warm start), trains on the current data, scores points.
 
-:class:`SurrogateTrainer` is plain Python (usable and testable without a cluster); :func:`trainer_actor`
-wraps it as a Ray actor placed by resources (``num_gpus=1`` when the cluster has GPUs). Every round runs
+:class:`SurrogateTrainer` is plain Python (usable and testable without a cluster); in a run it
+runs in Ray actors placed by resources (:class:`activeamp.loop.committee.TrainerCommittee`: one per member,
+``num_gpus=1`` each when the cluster has the GPUs). Every round runs
 :func:`activeamp.surrogate.fitting.fit_and_boost` through the trainer's strategy: :class:`LocalTraining` (in the
 trainer's own process) or, with ``trainer.data_parallel_workers > 0``,
 :class:`activeamp.loop.distributed.DataParallelTraining` (on Ray Train workers).
@@ -9,7 +10,6 @@ trainer's own process) or, with ``trainer.data_parallel_workers > 0``,
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import sys
 import time
@@ -33,7 +33,6 @@ __all__ = [
     "TrainOutcome",
     "TrainerConfig",
     "TrainingStrategy",
-    "trainer_actor",
     "training_strategy",
 ]
 
@@ -267,35 +266,3 @@ class SurrogateTrainer:
     def checkpoint(self) -> tuple[bytes, dict[str, int]]:
         """The surrogate's state (bytes) and the boosting multiplicities."""
         return state_to_bytes(self.surrogate), dict(self.multiplicity)
-
-
-def trainer_actor(
-    surrogate: SurrogateConfig,
-    boosting: BoostingSchedule | None,
-    config: TrainerConfig,
-) -> Any:
-    """Start :class:`SurrogateTrainer` as a Ray actor placed by ``config`` (Ray must be initialised).
-
-    With ``config.data_parallel_workers`` the actor itself requests no GPU: its Ray Train workers hold them.
-    """
-    import ray
-
-    from activeamp.loop.cluster import check_resources, wait_ready
-
-    if config.data_parallel_workers:
-        gpus = 0.0
-    else:
-        gpus = config.gpus(ray.cluster_resources().get("GPU", 0.0))
-    actor_cls = ray.remote(SurrogateTrainer).options(
-        **config.actor_options(gpus),
-        max_restarts=0,
-        max_concurrency=2,  # progress() answers while train() runs
-    )
-    request = config.request(gpus)
-    check_resources(request, "the trainer")
-    logger.info("starting trainer actor (num_gpus=%g, resources=%s)", gpus, dict(config.resources))
-    if not config.torch_threads:  # an actor's torch would use one thread, whatever it reserved
-        config = dataclasses.replace(config, torch_threads=max(1, int(config.num_cpus)))
-    actor = actor_cls.remote(surrogate, boosting, config, log_progress=True)
-    wait_ready([actor.device.remote()], request, "the trainer actor", config.startup_timeout)
-    return actor

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -22,6 +22,7 @@ from activeamp.surrogate.pipeline import Pipeline
 
 __all__ = [
     "FORMAT_VERSION",
+    "build_from_state",
     "CheckpointMixin",
     "check_format",
     "pipeline_from_state",
@@ -34,6 +35,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 _S = TypeVar("_S", bound="CheckpointMixin")
+_T = TypeVar("_T")
 
 #: Version of the checkpoint layout; a checkpoint of another version is refused.
 FORMAT_VERSION = 1
@@ -202,18 +204,34 @@ class CheckpointMixin:
         return write_checkpoint(path, self.state_dict())
 
     @classmethod
+    def from_state(cls: type[_S], state: Mapping[str, Any], device: str | None = None) -> _S:
+        """Surrogate from a :meth:`state_dict`, optionally on another ``device`` (errors as raised by the parts)."""
+        if "members" in state:
+            raise ValueError(
+                f"a committee of {len(state['members'])} surrogates (a run with several trainer actors), not one "
+                "surrogate: load it with activeamp.surrogate.committee.load_model"
+            )
+        config = SurrogateConfig.from_dict(state["config"])
+        if device is not None:
+            config = dataclasses.replace(config, device=device)
+        surrogate = cls(config)  # type: ignore[call-arg]  # Surrogate(config)
+        surrogate.load_state_dict(state)
+        return surrogate
+
+    @classmethod
     def load(cls: type[_S], path: str | Path, device: str | None = None) -> _S:
         """Surrogate from a :meth:`save` checkpoint, optionally on another ``device``."""
-        path = Path(path)
-        state = read_checkpoint(path)
-        try:
-            config = SurrogateConfig.from_dict(state["config"])
-            if device is not None:
-                config = dataclasses.replace(config, device=device)
-            surrogate = cls(config)
-            surrogate.load_state_dict(state)
-        except (ValueError, KeyError, TypeError, RuntimeError) as exc:
-            text = str(exc.args[0] if isinstance(exc, KeyError) and exc.args else exc)
-            reason = " ".join(line.strip() for line in text.strip().splitlines())[:300]
-            raise ValueError(f"{path}: cannot load the checkpoint: {reason}") from exc
-        return surrogate
+        return build_from_state(cls.from_state, read_checkpoint(path), path, device)
+
+
+def build_from_state(
+    build: Callable[[Mapping[str, Any], str | None], _T], state: Mapping[str, Any], path: str | Path, device: str | None
+) -> _T:
+    """``build(state, device)`` for the state read from the checkpoint ``path``; any error in it becomes one
+    ValueError naming the file."""
+    try:
+        return build(state, device)
+    except (ValueError, KeyError, TypeError, RuntimeError) as exc:
+        text = str(exc.args[0] if isinstance(exc, KeyError) and exc.args else exc)
+        reason = " ".join(line.strip() for line in text.strip().splitlines())[:300]
+        raise ValueError(f"{path}: cannot load the checkpoint: {reason}") from exc

@@ -15,6 +15,7 @@ import numpy as np
 from activeamp.atomic import write_atomic
 from activeamp.data.store import SPLITS, ShardStore
 from activeamp.report.plots import amplitude_unit, observables_for, write_report
+from activeamp.surrogate.committee import Model, SurrogateCommittee, load_model
 from activeamp.surrogate.metrics import Metrics, OutputMetrics, evaluate_prediction, write_metrics_json
 from activeamp.surrogate.prediction import Prediction
 from activeamp.surrogate.surrogate import Surrogate
@@ -28,18 +29,17 @@ _SEED_EVALUATE = 2  # stream that draws the max_points subsample of an evaluated
 _MAX_KEPT_SAMPLES = 2**24  # M × N (× K) beyond which evaluate_model drops the per-sample (M, N) arrays (128 MiB each)
 
 
-
 # ------------------------------------------------------------------------------------------------ evaluation
 
 
-def _load_surrogate(model: Surrogate | str | os.PathLike[str]) -> Surrogate:
-    surrogate = model if isinstance(model, Surrogate) else Surrogate.load(model)
+def _load_surrogate(model: Model | str | os.PathLike[str]) -> Model:
+    surrogate = model if isinstance(model, Surrogate | SurrogateCommittee) else load_model(model)
     if not surrogate.is_fitted:
         raise ValueError("the surrogate is not trained yet: train it first (train_from_store / Surrogate.fit)")
     return surrogate
 
 
-def check_compatible(surrogate: Surrogate, store: ShardStore) -> None:
+def check_compatible(surrogate: Model, store: ShardStore) -> None:
     """A clear error when a trained model cannot be evaluated on a store's labels.
 
     The model's inputs must fit the store's process (number of particles), and its outputs the store's
@@ -67,12 +67,6 @@ def check_compatible(surrogate: Surrogate, store: ShardStore) -> None:
             f"{store.path}: the model has {model} but the store holds {held}; "
             "evaluate a model trained on a store with the same outputs"
         )
-
-
-def _effective_samples(surrogate: Surrogate, n_samples: int) -> int:
-    """M of a prediction: ensembles always use all their members."""
-    fixed = surrogate.net.fixed_samples if surrogate.net is not None else None
-    return int(fixed) if fixed is not None else int(n_samples)
 
 
 def _select(n: int, max_points: int | None, seed: int) -> np.ndarray | None:
@@ -175,7 +169,7 @@ def format_delta_table(metrics_by_set: Mapping[str, Metrics]) -> str:
 
 
 def evaluate_model(
-    model: Surrogate | str | os.PathLike[str],
+    model: Model | str | os.PathLike[str],
     store: StoreLike,
     out_dir: str | os.PathLike[str],
     *,
@@ -206,8 +200,8 @@ def evaluate_model(
 
     Parameters
     ----------
-    model : Surrogate or path
-        A trained surrogate or a checkpoint written by :meth:`Surrogate.save`.
+    model : Surrogate, SurrogateCommittee or path
+        A trained model, or a checkpoint written by :meth:`Surrogate.save` or :meth:`SurrogateCommittee.save`.
     store : ShardStore or path
         Labelled store of the same process.
     out_dir : path
@@ -269,7 +263,7 @@ def evaluate_model(
         sel = _select(len(arrays), max_points, 0 if seed is None else seed)
         x = arrays.momenta if sel is None else arrays.momenta[sel]
         a = arrays.targets if sel is None else arrays.targets[sel]
-        m = _effective_samples(surrogate, n_samples)
+        m = surrogate.sample_count(n_samples)
         with_samples = m * a.size <= _MAX_KEPT_SAMPLES  # a.size: N, or N × K for a vector store
         if not with_samples:
             logger.info("%s: %d points × %d samples: per-sample arrays dropped (no Eq. 17 pull)", split, len(a), m)
@@ -290,10 +284,10 @@ def evaluate_model(
         )
 
     extra = {
-        "model": str(model) if not isinstance(model, Surrogate) else None,
+        "model": str(model) if not isinstance(model, Surrogate | SurrogateCommittee) else None,
         "store": store.path,
         "process": store.process.name,
-        "n_samples": _effective_samples(surrogate, n_samples),
+        "n_samples": surrogate.sample_count(n_samples),
         "max_points": max_points,
         "seed": seed,
         "sizes": sizes,

@@ -297,6 +297,10 @@ class PredictionMixin:
             device=self.device,
         )
 
+    def sample_count(self, n_samples: int | None = None) -> int:
+        """M of a sampled prediction with ``n_samples`` (None: ``config.n_weight_samples``); ensembles: members."""
+        return weight_sample_count(self._require_net(), self.config.n_weight_samples, n_samples)
+
     @property
     def closed_form(self) -> bool:
         """Whether :meth:`predict` has exact moments without weight draws (the default ``laplace`` surrogate)."""

@@ -26,6 +26,7 @@ from activeamp.deploy.export import (
     export_model,
     export_program,
 )
+from activeamp.surrogate.committee import SurrogateCommittee
 from activeamp.surrogate.preprocessing import TargetTransform
 from activeamp.surrogate.surrogate import Surrogate
 from oracles.mock import MockOracle
@@ -168,6 +169,23 @@ def test_momentum_inputs_with_exchanged_beams(tmp_path: Path) -> None:
     pytest.importorskip("onnxruntime", reason="the ONNX tests need activeamp[export]")
     report = export_model(s.save(tmp_path / "model.pt"), tmp_path / "out", ["onnx"], n_check=100)
     assert report.max_rel_diff["onnx"] <= RTOL
+
+
+def test_a_committee_exports_as_the_mixture_of_its_members(model: Path, tmp_path: Path) -> None:
+    other = _train("gg_yyg", 700, {"hidden": [16, 16], "max_steps": 200, "seed": 9}, seed=4)
+    committee = SurrogateCommittee([Surrogate.load(model, device="cpu"), other])
+    path = committee.save(tmp_path / "committee.pt")
+    report = export_model(path, tmp_path / "out", ["pt2"], n_check=100)
+    assert report.max_rel_diff["pt2"] <= RTOL
+    assert json.loads(report.sidecar.read_text())["committee_members"] == 2
+    x = physical_points("gg_yyg", 30, seed=6)
+    program = torch.export.load(report.artefacts["pt2"]).module()
+    with torch.no_grad():
+        got = tuple(t.numpy() for t in program(torch.from_numpy(x)))
+    pred = committee.predict(x)
+    _assert_agree(got, (pred.mean, pred.sigma_tot), RTOL)
+    single = _predict(model, x)
+    assert not np.allclose(got[0], single[0], rtol=1e-3)  # both members count
 
 
 def test_unsupported_models_are_named(model: Path, tmp_path: Path) -> None:

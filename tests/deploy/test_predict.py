@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from activeamp.deploy.predict import PREDICTIONS, PredictError, open_points, predict_file
+from activeamp.surrogate.committee import SurrogateCommittee
 from activeamp.surrogate.surrogate import Surrogate
 from oracles.mock import MockOracle
 from tests.conftest import physical_points, two_body_points
@@ -42,6 +43,22 @@ def test_chunked_file_predictions_equal_one_call(model: Path, tmp_path: Path) ->
         np.testing.assert_allclose(f["mean"][()], direct.mean, rtol=1e-12)
         np.testing.assert_allclose(f["sigma_tot"][()], direct.sigma_tot, rtol=1e-12)
         assert np.all(f["sigma_tot"][()] >= f["sigma_model"][()])
+
+
+def test_a_committee_model_predicts_the_mixture(model: Path, tmp_path: Path) -> None:
+    x = physical_points("gg_yyg", 600, seed=4)
+    other = Surrogate({"hidden": [16, 16], "max_steps": 200, "batch_size": 128, "process": "gg_yyg", "seed": 5})
+    other.fit(x, MockOracle(process="gg_yyg")(x), progress=False)
+    committee = SurrogateCommittee([Surrogate.load(model), other])
+    path = committee.save(tmp_path / "committee.pt")
+    points = physical_points("gg_yyg", 80, seed=8)
+    np.save(tmp_path / "points.npy", points)
+    source, _ = open_points(npy=tmp_path / "points.npy")
+    predict_file(path, tmp_path / "pred.h5", source, chunk=32, progress=False)
+    want = committee.predict(points)
+    with h5py.File(tmp_path / "pred.h5", "r") as f:
+        np.testing.assert_allclose(f["mean"][()], want.mean, rtol=1e-12)
+        np.testing.assert_allclose(f["sigma_pred"][()], want.sigma_pred, rtol=1e-12)
 
 
 def test_npy_input_and_the_errors_name_file_and_rows(model: Path, tmp_path: Path) -> None:

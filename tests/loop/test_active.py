@@ -16,6 +16,8 @@ import pytest
 from activeamp.config import ConfigError, to_dict
 from activeamp.data.store import ShardStore
 from activeamp.loop.active import ActiveConfig, ActiveLearner, RoundStatus
+from activeamp.surrogate.committee import SurrogateCommittee, load_model
+from activeamp.surrogate.metrics import evaluate_prediction
 
 TINY = {
     "seed": 7,
@@ -85,6 +87,21 @@ def test_oracle_call_budget_caps_the_last_batch(ray_local: object, tmp_path: Pat
     config = _config(**{"budget.max_rounds": 0, "budget.max_oracle_calls": 470, "oracle.name": "exact"})
     statuses = ActiveLearner(config, tmp_path / "run", progress=False).run()
     assert [s.oracle_calls for s in statuses] == [400, 450, 470]
+
+
+def test_several_trainer_actors_train_a_committee_saved_as_the_model(ray_local: object, tmp_path: Path) -> None:
+    config = _config(**{"trainer.n_actors": 2, "trainer.num_cpus": 0.5, "budget.max_rounds": 1})
+    statuses = ActiveLearner(config, tmp_path / "run", progress=False).run()
+    assert [s.round for s in statuses] == [0, 1] and statuses[-1].train.device == "2×cpu"
+    model = load_model(tmp_path / "run" / "model.pt")
+    assert isinstance(model, SurrogateCommittee) and len(model) == 2
+    assert model.members[1].config.seed == model.members[0].config.seed + 1
+    test = ShardStore.open(tmp_path / "run" / "store").arrays("test")
+    figure = evaluate_prediction(model.predict(test.momenta), test.targets).precision
+    assert figure == pytest.approx(statuses[-1].precision, rel=1e-9)  # the run measured the committee
+    with pytest.raises(ConfigError, match="holds a committee of 2 trained member.*trainer.n_actors=2"):
+        ActiveLearner.resume(tmp_path / "run", progress=False, overrides=["trainer.n_actors=1"])
+    assert not (tmp_path / "run" / "config.previous.yaml").exists()  # refused before anything was written
 
 
 def test_selection_does_not_depend_on_the_number_of_workers(ray_local: object, tmp_path: Path) -> None:
