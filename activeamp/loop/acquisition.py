@@ -49,7 +49,12 @@ class AcquisitionConfig:
     power : float
         Sharpness of ``proportional``.
     sampler : {"uniform", "vegas"}
-        Candidates from uniform RAMBO, or from a vegas map adapted to σ_tot of the current surrogate.
+        Candidates from uniform RAMBO, or from a vegas map in front of RAMBO, adapted each round to a function of
+        the current surrogate (``vegas_target``; ``phasespace.vegas_iterations`` × ``vegas_points`` evaluations).
+    vegas_target : {"sigma_tot", "mean"}
+        What the vegas map adapts to: σ_tot (candidates where the surrogate is unsure) or ⟨A⟩ (candidates
+        distributed like the events of a generator using the surrogate; their phase-space weights carry the map's
+        Jacobian, so the ``weighted`` score stays the event weight times σ_tot).
     n_weight_samples : int
         Weight samples M used to score candidates.
     reduce : {"max", "mean", "norm"}
@@ -66,6 +71,7 @@ class AcquisitionConfig:
     min_distance: float = 0.05
     power: float = 1.0
     sampler: Literal["uniform", "vegas"] = "uniform"
+    vegas_target: Literal["sigma_tot", "mean"] = "sigma_tot"
     n_weight_samples: int = 20
     reduce: Reduction = "max"
 
@@ -85,6 +91,8 @@ class AcquisitionConfig:
             raise ConfigError("acquisition.min_distance must be >= 0 and acquisition.power > 0")
         if self.n_weight_samples < 2:
             raise ConfigError(f"acquisition.n_weight_samples: must be >= 2, got {self.n_weight_samples}")
+        if self.vegas_target not in ("sigma_tot", "mean"):
+            raise ConfigError(f"acquisition.vegas_target: {self.vegas_target!r} is not one of 'sigma_tot', 'mean'")
         if self.reduce not in ("max", "mean", "norm"):
             raise ConfigError(f"acquisition.reduce: {self.reduce!r} is not one of 'max', 'mean', 'norm'")
 

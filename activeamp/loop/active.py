@@ -340,10 +340,12 @@ class ActiveLearner:
         if acq.sampler == "vegas":
             ps = self.config.phasespace
 
-            def sigma_tot(momenta: np.ndarray) -> np.ndarray:
+            def target(momenta: np.ndarray) -> np.ndarray:
+                if acq.vegas_target == "mean":  # where events land: the closed form where the model has one
+                    return predict(momenta, None).mean
                 return predict(momenta, acq.n_weight_samples).sigma_tot
 
-            sampler = dataclasses.replace(ps, sampler="vegas").build_sampler(sigma_tot, rng)
+            sampler = dataclasses.replace(ps, sampler="vegas").build_sampler(target, rng)
         sample = sampler.sample(acq.n_candidates, rng, only_accepted=True)
         return sample.momenta, sample.weights
 

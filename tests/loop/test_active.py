@@ -18,6 +18,8 @@ from activeamp.data.store import ShardStore
 from activeamp.loop.active import ActiveConfig, ActiveLearner, RoundStatus
 from activeamp.surrogate.committee import SurrogateCommittee, load_model
 from activeamp.surrogate.metrics import evaluate_prediction
+from activeamp.surrogate.prediction import Prediction
+from oracles import get
 
 TINY = {
     "seed": 7,
@@ -102,6 +104,35 @@ def test_several_trainer_actors_train_a_committee_saved_as_the_model(ray_local: 
     with pytest.raises(ConfigError, match="holds a committee of 2 trained member.*trainer.n_actors=2"):
         ActiveLearner.resume(tmp_path / "run", progress=False, overrides=["trainer.n_actors=1"])
     assert not (tmp_path / "run" / "config.previous.yaml").exists()  # refused before anything was written
+
+
+def test_vegas_candidates_follow_the_surrogate_mean_and_keep_unbiased_weights(tmp_path: Path) -> None:
+    oracle = get("exact", process="gg_yyg")
+
+    def predict(x: np.ndarray, n_samples: int | None) -> Prediction:  # a surrogate that knows |M|² exactly
+        a = oracle(x)
+        return Prediction(a, 0.01 * a, 0.01 * a)
+
+    changes = {"acquisition.n_candidates": 20_000, "phasespace.vegas_points": 4000, "phasespace.vegas_iterations": 4}
+    uniform = ActiveLearner(_config(**changes), tmp_path / "u", progress=False)
+    vegas = ActiveLearner(
+        _config(**changes, **{"acquisition.sampler": "vegas", "acquisition.vegas_target": "mean"}),
+        tmp_path / "v",
+        progress=False,
+    )
+    sampler = uniform.config.phasespace.build_sampler(None, None)
+    x_u, w_u = uniform._candidates(1, sampler, predict)
+    x_v, w_v = vegas._candidates(1, sampler, predict)
+    a_u, a_v = oracle(x_u), oracle(x_v)
+    assert a_v.mean() > 1.5 * a_u.mean()  # candidates where events land
+    assert np.ptp(w_u) <= 1e-12 * w_u.max() and np.ptp(w_v) > 0  # RAMBO weights are flat, vegas' carry the map
+    # the weights undo the map: weighted averages over vegas candidates are uniform averages (a bounded
+    # observable, the first photon's pT, so that the uniform average itself is precise)
+    pt_u, pt_v = np.hypot(x_u[:, 2, 1], x_u[:, 2, 2]), np.hypot(x_v[:, 2, 1], x_v[:, 2, 2])
+    assert np.sum(w_v * pt_v) / np.sum(w_v) == pytest.approx(pt_u.mean(), rel=0.03)
+    assert abs(pt_v.mean() / pt_u.mean() - 1) > 0.05  # unweighted, the vegas candidates are distributed otherwise
+    with pytest.raises(ConfigError, match="acquisition.vegas_target: 'events' is not one of"):
+        _config(**{"acquisition.vegas_target": "events"})
 
 
 def test_selection_does_not_depend_on_the_number_of_workers(ray_local: object, tmp_path: Path) -> None:
