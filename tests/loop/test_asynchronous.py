@@ -16,6 +16,7 @@ import pytest
 from activeamp.config import to_dict
 from activeamp.data.store import ShardStore
 from activeamp.loop.asynchronous import AsyncLearner
+from activeamp.surrogate.committee import SurrogateCommittee, load_model
 from tests.loop.test_active import _assert_labelled_once, _config
 
 
@@ -44,6 +45,18 @@ def test_async_run_labels_the_budget_once_and_records_the_loop(ray_local: object
     selected = store.read(split="train", columns=["round", "batch"])
     pairs = set(zip(selected["round"].to_pylist(), selected["batch"].to_pylist(), strict=True))
     assert {(0, 3), (0, 4)} <= pairs  # uniform points labelled while the first surrogate trained
+
+
+def test_async_with_two_trainer_actors_publishes_their_committee(ray_local: object, tmp_path: Path) -> None:
+    changes = {"budget.max_rounds": 2, "budget.max_oracle_calls": 600, "acquisition.batch_size": 40,
+               "trainer.n_actors": 2, "trainer.num_cpus": 0.5}  # fmt: skip
+    statuses = AsyncLearner(_async_config(**changes), tmp_path / "run", progress=False).run()
+    assert len(statuses) >= 2 and all(s.train.device == "2×cpu" for s in statuses)
+    model = load_model(tmp_path / "run" / "model.pt")  # what scored the selections after round 0
+    assert isinstance(model, SurrogateCommittee) and len(model) == 2
+    store = ShardStore.open(tmp_path / "run" / "store")
+    _assert_labelled_once(store)
+    assert store.summary().count(status="unlabelled") == 0
 
 
 def test_async_resume_after_sigkill_loses_and_repeats_nothing(tmp_path: Path) -> None:
