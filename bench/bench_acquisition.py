@@ -1,7 +1,8 @@
 """Ablation without Ray: acquisition strategies in a serial loop (same surrogate, candidates and oracle as the run).
 
 Every strategy starts from the same round-0 network (``--initial`` points) and adds ``--batch`` points per round,
-picked from a fresh uniform candidate pool of 25 × batch points; the random baseline can run on to larger budgets
+picked from a fresh uniform candidate pool of 25 × batch points (``KIND@vegas``: drawn from a vegas map adapted to
+the surrogate's ⟨A⟩, with the map's weights); the random baseline can run on to larger budgets
 (``--random-extra``) so that the budget at which it matches each strategy can be read off. Printed per round:
 oracle calls (training + validation points), test Δ 68 % half-width, for the top 1 % of test points by
 amplitude the 68 % half-width, the 68 % quantile of |Δ| (which also counts a bias) and the median Δ, and the
@@ -28,6 +29,7 @@ from activeamp.loop.settings import _default_surrogate
 from activeamp.loop.trainer import SurrogateTrainer, TrainerConfig
 from activeamp.physics.cuts import paper_cuts
 from activeamp.physics.phasespace import PhaseSpaceSampler
+from activeamp.physics.vegas_sampler import VegasSampler
 from activeamp.surrogate.metrics import evaluate_prediction
 
 logger = logging.getLogger("bench_acquisition")
@@ -55,7 +57,8 @@ def pick(
 ) -> np.ndarray:
     """Indices of ``batch`` candidates: ``random``, or ``KIND[:FRACTION]`` (that fraction by score, rest uniform);
     ``weights`` ``(N,)`` are the candidates' phase-space weights (for the ``weighted`` score)."""
-    kind, _, fraction = strategy.partition(":")
+    name, _, fraction = strategy.partition(":")
+    kind = name.partition("@")[0]
     if kind == "random":
         return select(np.zeros(len(candidates)), batch, rng, strategy="random")
     scores = score(trainer.predict(candidates, 20), kind, weights=weights)
@@ -69,7 +72,8 @@ def main() -> None:
     parser.add_argument(
         "--strategies",
         default="random,absolute,relative,absolute:0.5",
-        help="comma list: random, absolute, relative, mixed, or KIND:FRACTION (that fraction by score, rest uniform)",
+        help="comma list: random, absolute, relative, mixed, weighted, or KIND:FRACTION (that fraction by score, "
+        "rest uniform); KIND@vegas draws the candidates from a vegas map adapted to the surrogate's <A>",
     )
     parser.add_argument("--initial", type=int, default=4000, help="round-0 training points (default 4000)")
     parser.add_argument("--rounds", type=int, default=3, help="rounds after the shared round 0 (default 3)")
@@ -103,6 +107,13 @@ def main() -> None:
         sample = sampler.sample(n, np.random.default_rng(seed), only_accepted=True)
         return sample.momenta, sample.weights
 
+    def vegas_points(trainer: SurrogateTrainer, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+        rng = np.random.default_rng(seed)
+        vegas = VegasSampler("gg_yyg", cuts=paper_cuts("gg_yyg"))
+        vegas.adapt(lambda x: trainer.predict(x).mean, rng, nitn=5, neval=10_000)
+        sample = vegas.sample(n, rng, only_accepted=True)
+        return sample.momenta, sample.weights
+
     x0, xv, xt = points(args.initial, 1), points(1000, 2), points(args.test, 3)
     a0, av, at = oracle(x0), oracle(xv), oracle(xt)
     if args.steps:
@@ -126,7 +137,10 @@ def main() -> None:
             count, _, size = args.random_extra.partition("x")
             sizes += [int(size)] * int(count)
         for r, size in enumerate(sizes, start=1):
-            candidates, weights = weighted_points(max(25 * size, 50_000), 100 + r)
+            if strategy.partition(":")[0].endswith("@vegas"):  # candidates from a map adapted to <A>
+                candidates, weights = vegas_points(trainer, max(25 * size, 50_000), 100 + r)
+            else:
+                candidates, weights = weighted_points(max(25 * size, 50_000), 100 + r)
             picked = pick(strategy, trainer, candidates, weights, size, np.random.default_rng(r))
             x = np.concatenate([x, candidates[picked]])
             a = np.concatenate([a, oracle(candidates[picked])])
