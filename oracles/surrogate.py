@@ -79,14 +79,6 @@ def point_ids(momenta: np.ndarray) -> np.ndarray:
     )
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 class SurrogateOracle(Oracle):
     """Scalar |M|² ``(N,)`` from a trained surrogate where σ_tot/⟨A⟩ ≤ ``threshold``, else from a wrapped oracle.
 
@@ -161,6 +153,7 @@ class SurrogateOracle(Oracle):
         process: str | Process | None = None,
     ) -> None:
         from activeamp.physics.process import get_process
+        from activeamp.surrogate.checkpoint import checkpoint_sha256
         from activeamp.surrogate.committee import load_model
 
         try:
@@ -188,7 +181,7 @@ class SurrogateOracle(Oracle):
             raise ValueError(f"surrogate oracle: {path} learned process {learned}, not {wanted}")
         super().__init__(get_process(learned or wanted))
         self.model_path = path
-        self.model_sha256 = _sha256(path)
+        self.model_sha256 = checkpoint_sha256(path)
         self.surrogate = surrogate
         self.threshold = threshold
         self.n_samples = None if n_samples is None else int(n_samples)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import hashlib
 import importlib.util
 import io
 import json
@@ -34,6 +33,7 @@ from activeamp.atomic import atomic_open
 from activeamp.jsonio import dumps, write_json
 from activeamp.physics.kinematics import pair_indices
 from activeamp.physics.process import Process, get_process
+from activeamp.surrogate.checkpoint import checkpoint_sha256
 from activeamp.surrogate.committee import Model, SurrogateCommittee, load_model
 from activeamp.surrogate.inference import has_closed_form
 from activeamp.surrogate.laplace import LastLayerNet
@@ -311,7 +311,7 @@ def metadata(process: Process, model: Path, module: ExportedSurrogate | Exported
         "activeamp_version": __version__,
         "torch_version": torch.__version__,
         "model": str(model),
-        "model_sha256": hashlib.sha256(model.read_bytes()).hexdigest(),
+        "model_sha256": checkpoint_sha256(model),
     }
 
 

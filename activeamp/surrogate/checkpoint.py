@@ -7,6 +7,7 @@ with ``torch.load(weights_only=True)``).
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import logging
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -23,6 +24,7 @@ from activeamp.surrogate.pipeline import Pipeline
 __all__ = [
     "FORMAT_VERSION",
     "build_from_state",
+    "checkpoint_sha256",
     "CheckpointMixin",
     "check_format",
     "pipeline_from_state",
@@ -87,6 +89,15 @@ def sigma_sees_inputs(model: Mapping[str, Tensor], last_hidden: int) -> bool:
     sigma_in = model.get("sigma_head.0.weight")  # (1, width, H) where the σ head saw φ only
     features_only = sigma_in is not None and sigma_in.shape[-1] == last_hidden
     return not features_only
+
+
+def checkpoint_sha256(path: str | Path) -> str:
+    """Hex sha256 of a checkpoint file (read in blocks), the provenance that exports and the hybrid oracle record."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def write_checkpoint(path: str | Path, state: Mapping[str, Any]) -> Path:
