@@ -144,7 +144,7 @@ def from_dict(cls: type[T], data: Mapping[str, Any], *, where: str = "") -> T:
     kwargs = {}
     for name, value in data.items():
         key = f"{where}.{name}" if where else name
-        kwargs[name] = _convert(value, hints[name], key)
+        kwargs[name] = _convert(_with_section_defaults(fields[name], value), hints[name], key)
     try:
         return cls(**kwargs)
     except ConfigError as err:
@@ -154,6 +154,29 @@ def from_dict(cls: type[T], data: Mapping[str, Any], *, where: str = "") -> T:
         raise
     except (TypeError, ValueError) as err:
         raise ConfigError(f"{where or cls.__name__}: {err}") from None
+
+
+def _merged(default: Any, value: Mapping[str, Any]) -> dict[str, Any]:
+    """``value`` on top of the dataclass instance ``default``'s init fields (nested dataclass sections merged too)."""
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(default):
+        if f.init:
+            current = getattr(default, f.name)
+            out[f.name] = current if dataclasses.is_dataclass(current) else to_dict(current)
+    for name, given in value.items():
+        current = out.get(name)
+        nested = dataclasses.is_dataclass(current) and isinstance(given, Mapping)
+        out[name] = _merged(current, given) if nested else given
+    return {k: to_dict(v) if dataclasses.is_dataclass(v) else v for k, v in out.items()}
+
+
+def _with_section_defaults(field: dataclasses.Field, value: Any) -> Any:
+    """A partial mapping for a section whose default is built by a factory (e.g. an active run's precise surrogate,
+    ``surrogate.max_steps: 20000``) keeps that default's other keys, not the section class's own defaults."""
+    if not isinstance(value, Mapping) or field.default_factory is dataclasses.MISSING:
+        return value
+    default = field.default_factory()
+    return _merged(default, value) if dataclasses.is_dataclass(default) else value
 
 
 def to_dict(config: Any) -> dict[str, Any]:

@@ -91,3 +91,28 @@ def test_errors_inside_optional_nested_sections_name_the_inner_key() -> None:
         ActiveConfig.from_dict({"boosting": {"steps": ["loss*x"]}})
     with pytest.raises(ConfigError, match="unknown key boosting.stepz"):
         ActiveConfig.from_dict({"boosting": {"stepz": []}})
+
+
+@dataclass(frozen=True)
+class Tuned:
+    inner: Inner = field(default_factory=lambda: Inner(lr=0.5, hidden=(64,)))
+    nested: Outer = field(default_factory=lambda: Outer(name="tuned", inner=Inner(lr=0.25)))
+    options: dict = field(default_factory=lambda: {"a": 1, "b": 2})
+
+
+def test_a_partial_section_keeps_the_other_keys_of_its_factory_default() -> None:
+    cfg = from_dict(Tuned, {"inner": {"family": "deterministic"}, "nested": {"seed": 5, "inner": {"hidden": [3]}}})
+    assert cfg.inner == Inner(lr=0.5, hidden=(64,), family="deterministic")  # not Inner's own lr and hidden
+    assert cfg.nested.name == "tuned" and cfg.nested.seed == 5
+    assert cfg.nested.inner == Inner(lr=0.25, hidden=(3,))
+    assert from_dict(Tuned, {"options": {"c": 3}}).options == {"c": 3}  # plain mappings are replaced, not merged
+
+
+def test_run_overrides_keep_the_precise_defaults_of_their_section() -> None:
+    from activeamp.loop.settings import ActiveConfig
+
+    default = ActiveConfig()
+    cfg = ActiveConfig.from_yaml(None, ["trainer.num_cpus=1", "surrogate.lr=1e-3", "acquisition.score=weighted"])
+    assert cfg.trainer.num_cpus == 1 and cfg.trainer.round_steps == default.trainer.round_steps == 10_000
+    assert cfg.surrogate.lr == 1e-3 and cfg.surrogate.max_steps == default.surrogate.max_steps == 20_000
+    assert cfg.acquisition.score == "weighted" and cfg.acquisition.batch_size == default.acquisition.batch_size == 4000

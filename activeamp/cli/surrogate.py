@@ -64,23 +64,6 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-plots", action="store_true", help="metrics and summary only")
     p.set_defaults(func=cmd_evaluate)
 
-    p = sub.add_parser(
-        "predict",
-        help="predictions of a trained surrogate for a file of points (HDF5, .npy or a store split)",
-        description="Stream the points through the surrogate in chunks and write mean, sigma_model, sigma_pred and "
-        "sigma_tot per point to an HDF5 file (units of the oracle, e.g. GeV^-2 for gg_yyg).",
-    )
-    p.add_argument("--model", type=Path, required=True, help="checkpoint (model.pt of activeamp train or run)")
-    p.add_argument("--h5", type=Path, default=None, help="HDF5 file with a /momenta dataset (N, n, 4) in GeV")
-    p.add_argument("--npy", type=Path, default=None, help=".npy array of momenta (N, n, 4) in GeV")
-    p.add_argument("--store", type=Path, default=None, help="a shard store (see --split)")
-    p.add_argument("--split", default="test", help="the store's split to predict (default test)")
-    p.add_argument("--out", type=Path, required=True, help="HDF5 file to write (replaced atomically)")
-    p.add_argument("--chunk", type=int, default=100_000, help="points per chunk (default 100000)")
-    p.add_argument("--n-samples", type=int, default=None, help="weight samples for sigma_pred (default: the model's)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.set_defaults(func=cmd_predict)
-
 
 _PAPER_BOOSTING = {
     "none": "boosting=null",
@@ -131,22 +114,4 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         plots=not args.no_plots,
     )
     print(format_delta_table(metrics) + f"\nreport: {args.out}")
-    return 0
-
-
-def cmd_predict(args: argparse.Namespace) -> int:
-    if not args.model.is_file():  # reported before torch is imported
-        raise FileNotFoundError(f"{args.model}: no such checkpoint")
-    from activeamp.deploy.predict import open_points, predict_file
-
-    source, handle = open_points(h5=args.h5, npy=args.npy, store=args.store, split=args.split)
-    try:
-        report = predict_file(
-            args.model, args.out, source, chunk=args.chunk, n_samples=args.n_samples, progress=not args.no_progress
-        )
-    finally:
-        if handle is not None:
-            handle.close()
-    print(f"predicted {report.n_points} points in {report.seconds:.1f} s "
-          f"({report.points_per_second:.3g} points/s): {report.path}")
     return 0

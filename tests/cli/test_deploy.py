@@ -1,10 +1,11 @@
-"""Tests of the deployment commands (activeamp.cli.deploy): export-model."""
+"""Tests of the deployment commands (activeamp.cli.deploy): predict, export-model, generate."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from activeamp.cli.deploy import FORMATS, parse_formats
@@ -118,3 +119,26 @@ def test_generate_writes_events_and_a_report_and_refuses_a_missing_model(
     assert report["two_stage"]["n_events"] >= 50 and (out / "events.h5").is_file() and (out / "closure.png").is_file()
     code, _, err = run(capsys, "generate", "--model", str(tmp_path / "none.pt"), "--events", "5", "--out", str(out))
     assert code == 2 and "none.pt" in err and len(err.strip().splitlines()) == 1
+
+
+def test_predict_writes_every_point_and_names_mistakes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import h5py
+
+    from activeamp.surrogate.surrogate import Surrogate
+    from oracles.mock import MockOracle
+    from tests.conftest import physical_points
+
+    x = physical_points("gg_yy", 300, seed=1)
+    model = Surrogate({"hidden": [8, 8], "max_steps": 50, "batch_size": 64, "process": "gg_yy", "seed": 1})
+    model.fit(x, MockOracle(process="gg_yy")(x), progress=False)
+    path = model.save(tmp_path / "model.pt")
+    np.save(tmp_path / "m.npy", x[:120])
+    code, out, err = run(capsys, "predict", "--model", str(path), "--npy", str(tmp_path / "m.npy"),
+                         "--out", str(tmp_path / "p.h5"), "--chunk", "50", "--no-progress")
+    assert code == 0 and "predicted 120 points" in out, err
+    with h5py.File(tmp_path / "p.h5", "r") as f:
+        assert f["mean"].shape == (120,) and f.attrs["units"] == "1"
+    code, _, err = run(capsys, "predict", "--model", str(tmp_path / "none.pt"), "--npy", "m.npy", "--out", "p.h5")
+    assert code == 2 and "none.pt: no such checkpoint" in err and len(err.strip().splitlines()) == 1
+    code, _, err = run(capsys, "predict", "--model", str(path), "--out", str(tmp_path / "q.h5"))
+    assert code == 2 and "exactly one input" in err

@@ -1,11 +1,10 @@
-"""Tests of the surrogate commands (activeamp.cli.surrogate): train, evaluate, predict."""
+"""Tests of the surrogate commands (activeamp.cli.surrogate): train, evaluate."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from tests.cli.commands import VECTOR_DATA, run
@@ -72,26 +71,3 @@ def test_train_and_evaluate_a_vector_store(tmp_path: Path, capsys: pytest.Captur
         "--out", str(tmp_path / "e2"), "--split", "test",
     )  # fmt: skip
     assert code == 2 and "the model has 2 outputs but the store holds scalar amplitudes" in err
-
-
-def test_predict_writes_every_point_and_names_mistakes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    import h5py
-
-    from activeamp.surrogate.surrogate import Surrogate
-    from oracles.mock import MockOracle
-    from tests.conftest import physical_points
-
-    x = physical_points("gg_yy", 300, seed=1)
-    model = Surrogate({"hidden": [8, 8], "max_steps": 50, "batch_size": 64, "process": "gg_yy", "seed": 1})
-    model.fit(x, MockOracle(process="gg_yy")(x), progress=False)
-    path = model.save(tmp_path / "model.pt")
-    np.save(tmp_path / "m.npy", x[:120])
-    code, out, err = run(capsys, "predict", "--model", str(path), "--npy", str(tmp_path / "m.npy"),
-                         "--out", str(tmp_path / "p.h5"), "--chunk", "50", "--no-progress")
-    assert code == 0 and "predicted 120 points" in out, err
-    with h5py.File(tmp_path / "p.h5", "r") as f:
-        assert f["mean"].shape == (120,) and f.attrs["units"] == "1"
-    code, _, err = run(capsys, "predict", "--model", str(tmp_path / "none.pt"), "--npy", "m.npy", "--out", "p.h5")
-    assert code == 2 and "none.pt: no such checkpoint" in err and len(err.strip().splitlines()) == 1
-    code, _, err = run(capsys, "predict", "--model", str(path), "--out", str(tmp_path / "q.h5"))
-    assert code == 2 and "exactly one input" in err

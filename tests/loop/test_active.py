@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -146,71 +147,73 @@ def test_selection_does_not_depend_on_the_number_of_workers(ray_local: object, t
     np.testing.assert_array_equal(stores[0].amplitude, stores[1].amplitude)
 
 
-def test_resume_after_sigkill_loses_and_repeats_nothing(tmp_path: Path) -> None:
-    run = tmp_path / "run"
-    config = _config(
-        **{
-            "oracle.options": {"latency": 0.01},
-            "pool.batch_size": 10,
-            "acquisition.batch_size": 200,
-            "budget.max_rounds": 2,
-        }
-    )
+def _ok_labels(store: ShardStore) -> dict[str, float]:
+    """Point id → amplitude of the store's ok labels."""
+    columns = [store.read(columns=[c])[c].to_pylist() for c in ("point_id", "amplitude", "status")]
+    return {pid: amp for pid, amp, status in zip(*columns, strict=True) if status == "ok"}
+
+
+def _import(learner: str) -> str:
+    module = "asynchronous" if learner == "AsyncLearner" else "active"
+    return f"from activeamp.loop.{module} import {learner}\n"
+
+
+def kill_driver_when(learner: str, config: ActiveConfig, run: Path, ready: Callable[[Path], bool], what: str) -> None:
+    """Start ``learner`` (``ActiveLearner`` or ``AsyncLearner``) on ``config`` in ``run`` in a driver subprocess with a
+    local Ray of its own, and SIGKILL the driver as soon as ``ready(run)`` holds (checked once ``state.json`` and the
+    store exist). Fails the test when the driver ends first or ``what`` never happens (240 s)."""
     script = (
-        "import json, sys\n"
-        "from activeamp.loop.active import ActiveConfig, ActiveLearner\n"
-        "from activeamp.config import to_dict\n"
-        f"ActiveLearner(ActiveConfig.from_dict({to_dict(config)!r}), sys.argv[1], progress=False).run()\n"
+        f"import sys\nfrom activeamp.loop.active import ActiveConfig\n{_import(learner)}"
+        f"{learner}(ActiveConfig.from_dict({to_dict(config)!r}), sys.argv[1], progress=False).run()\n"
     )
     env = {**os.environ, "RAY_ADDRESS": "local"}
     child = subprocess.Popen([sys.executable, "-c", script, str(run)], env=env)
-    store_dir = run / "store"
     deadline = time.time() + 240
     try:
-        while time.time() < deadline:  # kill while round 1's points are being labelled
-            if (run / "state.json").exists() and store_dir.exists():
-                table = ShardStore.open(store_dir).read(split="train", columns=["round", "status"])
-                rounds = table["round"].to_numpy()
-                status = np.asarray(table["status"].to_pylist())
-                labelled = (rounds == 1) & (status != "unlabelled")
-                if labelled.any() and ((rounds == 1) & ~labelled).any():
-                    break
+        while time.time() < deadline:
+            if (run / "state.json").exists() and (run / "store").exists() and ready(run):
+                break
             if child.poll() is not None:
                 pytest.fail(f"driver ended before it could be killed (exit {child.returncode})")
             time.sleep(0.02)
         else:
-            pytest.fail("round 1 labelling never started")
+            pytest.fail(f"{what} never happened")
         child.send_signal(signal.SIGKILL)
         child.wait()
     finally:
         if child.poll() is None:
             child.kill()
-    before = ShardStore.open(store_dir)
-    labelled_before = {
-        pid: amp
-        for pid, amp, st in zip(
-            *[before.read(columns=[c])[c].to_pylist() for c in ("point_id", "amplitude", "status")], strict=True
-        )
-        if st == "ok"
-    }
-    unlabelled_before = before.summary().count(status="unlabelled")
-    assert unlabelled_before > 0, "the kill should interrupt labelling"
-    state = json.loads((run / "state.json").read_text())
-    assert state["completed_round"] == 0
 
-    env_resume = subprocess.run(
-        [sys.executable, "-c", "import sys\nfrom activeamp.loop.active import ActiveLearner\n"
-         "ActiveLearner.resume(sys.argv[1], progress=False).run()\n", str(run)],
-        env=env, timeout=300, check=True,
-    )  # fmt: skip
-    assert env_resume.returncode == 0
-    after = ShardStore.open(store_dir)
+
+def resume_driver(learner: str, run: Path) -> None:
+    """Resume the run in ``run`` to its end in a driver subprocess (``learner`` as in :func:`kill_driver_when`)."""
+    script = f"import sys\n{_import(learner)}{learner}.resume(sys.argv[1], progress=False).run()\n"
+    env = {**os.environ, "RAY_ADDRESS": "local"}
+    subprocess.run([sys.executable, "-c", script, str(run)], env=env, timeout=300, check=True)
+
+
+def _labelling_round_1(run: Path) -> bool:
+    table = ShardStore.open(run / "store").read(split="train", columns=["round", "status"])
+    labelled = (table["round"].to_numpy() == 1) & (np.asarray(table["status"].to_pylist()) != "unlabelled")
+    return bool(labelled.any() and ((table["round"].to_numpy() == 1) & ~labelled).any())
+
+
+def test_resume_after_sigkill_loses_and_repeats_nothing(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    changes = {"oracle.options": {"latency": 0.01}, "pool.batch_size": 10, "acquisition.batch_size": 200,
+               "budget.max_rounds": 2}  # fmt: skip
+    kill_driver_when("ActiveLearner", _config(**changes), run, _labelling_round_1, "round 1 labelling")
+    before = ShardStore.open(run / "store")
+    labelled_before = _ok_labels(before)
+    assert before.summary().count(status="unlabelled") > 0, "the kill should interrupt labelling"
+    assert json.loads((run / "state.json").read_text())["completed_round"] == 0
+    resume_driver("ActiveLearner", run)
+    after = ShardStore.open(run / "store")
     summary = after.summary()
     assert summary.n_points == 300 + 100 + 200 + 2 * 200 and summary.count(status="unlabelled") == 0
     _assert_labelled_once(after)
-    table = after.read(columns=["point_id", "amplitude"])
-    amplitudes = dict(zip(table["point_id"].to_pylist(), table["amplitude"].to_pylist(), strict=True))
-    assert all(amplitudes[pid] == amp for pid, amp in labelled_before.items())
+    labels = _ok_labels(after)
+    assert all(labels[pid] == amp for pid, amp in labelled_before.items())
     assert json.loads((run / "state.json").read_text())["completed_round"] == 2
 
 

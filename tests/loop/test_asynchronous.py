@@ -5,19 +5,13 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import threading
-import time
 from pathlib import Path
 
-import pytest
-
-from activeamp.config import to_dict
 from activeamp.data.store import ShardStore
 from activeamp.loop.asynchronous import AsyncLearner
 from activeamp.surrogate.committee import SurrogateCommittee, load_model
-from tests.loop.test_active import _assert_labelled_once, _config
+from tests.loop.test_active import _assert_labelled_once, _config, _ok_labels, kill_driver_when, resume_driver
 
 
 def _async_config(**changes: object) -> object:
@@ -59,53 +53,25 @@ def test_async_with_two_trainer_actors_publishes_their_committee(ray_local: obje
     assert store.summary().count(status="unlabelled") == 0
 
 
+def _labelling_a_selection(run: Path) -> bool:
+    return "unlabelled" in ShardStore.open(run / "store").read(split="train", columns=["status"])["status"].to_pylist()
+
+
 def test_async_resume_after_sigkill_loses_and_repeats_nothing(tmp_path: Path) -> None:
     run = tmp_path / "run"
     config = _async_config(**{"oracle.options": {"latency": 0.01}, "pool.batch_size": 10,
                               "acquisition.batch_size": 60, "budget.max_rounds": 3, "budget.max_oracle_calls": 2000})
-    script = (
-        "import sys\n"
-        "from activeamp.loop.active import ActiveConfig\n"
-        "from activeamp.loop.asynchronous import AsyncLearner\n"
-        f"AsyncLearner(ActiveConfig.from_dict({to_dict(config)!r}), sys.argv[1], progress=False).run()\n"
-    )
-    env = {**os.environ, "RAY_ADDRESS": "local"}
-    child = subprocess.Popen([sys.executable, "-c", script, str(run)], env=env)
-    deadline = time.time() + 240
-    try:
-        while time.time() < deadline:  # kill after update 0, while selected points are being labelled
-            if (run / "state.json").exists():
-                table = ShardStore.open(run / "store").read(split="train", columns=["status"])
-                status = table["status"].to_pylist()
-                if "unlabelled" in status:
-                    break
-            if child.poll() is not None:
-                pytest.fail(f"driver ended before it could be killed (exit {child.returncode})")
-            time.sleep(0.02)
-        else:
-            pytest.fail("no selected point was being labelled")
-        child.send_signal(signal.SIGKILL)
-        child.wait()
-    finally:
-        if child.poll() is None:
-            child.kill()
+    # killed after update 0, while selected points are being labelled
+    kill_driver_when("AsyncLearner", config, run, _labelling_a_selection, "labelling a selection")
     before = ShardStore.open(run / "store")
-    ok_before = {pid: amp for pid, amp, st in zip(
-        *[before.read(columns=[c])[c].to_pylist() for c in ("point_id", "amplitude", "status")], strict=True)
-        if st == "ok"}  # fmt: skip
+    ok_before = _ok_labels(before)
     assert before.summary().count(status="unlabelled") > 0, "the kill should interrupt labelling"
-    resumed = subprocess.run(
-        [sys.executable, "-c", "import sys\nfrom activeamp.loop.asynchronous import AsyncLearner\n"
-         "AsyncLearner.resume(sys.argv[1], progress=False).run()\n", str(run)],
-        env=env, timeout=300, check=True,
-    )  # fmt: skip
-    assert resumed.returncode == 0
+    resume_driver("AsyncLearner", run)
     after = ShardStore.open(run / "store")
     assert after.summary().count(status="unlabelled") == 0 and after.validate().ok
     _assert_labelled_once(after)
-    table = after.read(columns=["point_id", "amplitude"])
-    amplitudes = dict(zip(table["point_id"].to_pylist(), table["amplitude"].to_pylist(), strict=True))
-    assert all(amplitudes[pid] == amp for pid, amp in ok_before.items())
+    labels = _ok_labels(after)
+    assert all(labels[pid] == amp for pid, amp in ok_before.items())
     summary = after.summary()
     assert sum(summary.count(split, s) for split in ("train", "validation") for s in ("ok", "failed")) <= 2000
 
