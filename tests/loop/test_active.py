@@ -30,7 +30,7 @@ TINY = {
     "n_test": 200,
     "pool": {"n_actors": 2, "batch_size": 64, "num_cpus": 0.5},
     "surrogate": {"max_epochs": 40, "patience": 10, "batch_size": 128, "n_weight_samples": 8, "hidden": [16, 16]},
-    "trainer": {"round_epochs": 10, "torch_threads": 1},
+    "trainer": {"round_epochs": 10, "torch_threads": 1, "num_cpus": 1},
     "acquisition": {"n_candidates": 1000, "batch_size": 50, "n_weight_samples": 8},
     "budget": {"max_rounds": 2},
     "plots": False,

@@ -253,7 +253,7 @@ def test_active_loop_learns_vvamp_coefficients(ray_local: object, shim: Path, tm
                 "n_weight_samples": 8,
                 "hidden": [16, 16],
             },
-            "trainer": {"round_epochs": 10, "torch_threads": 1},
+            "trainer": {"round_epochs": 10, "torch_threads": 1, "num_cpus": 1},
             "acquisition": {"n_candidates": 500, "batch_size": 40, "n_weight_samples": 8},
             "budget": {"max_rounds": 1},
             "plots": False,
