@@ -158,16 +158,12 @@ def from_dict(cls: type[T], data: Mapping[str, Any], *, where: str = "") -> T:
 
 def _merged(default: Any, value: Mapping[str, Any]) -> dict[str, Any]:
     """``value`` on top of the dataclass instance ``default``'s init fields (nested dataclass sections merged too)."""
-    out: dict[str, Any] = {}
-    for f in dataclasses.fields(default):
-        if f.init:
-            current = getattr(default, f.name)
-            out[f.name] = current if dataclasses.is_dataclass(current) else to_dict(current)
+    out = {f.name: getattr(default, f.name) for f in dataclasses.fields(default) if f.init}
     for name, given in value.items():
         current = out.get(name)
         nested = dataclasses.is_dataclass(current) and isinstance(given, Mapping)
         out[name] = _merged(current, given) if nested else given
-    return {k: to_dict(v) if dataclasses.is_dataclass(v) else v for k, v in out.items()}
+    return {name: to_dict(v) for name, v in out.items()}
 
 
 def _with_section_defaults(field: dataclasses.Field, value: Any) -> Any:

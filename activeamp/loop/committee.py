@@ -14,7 +14,6 @@ With K = 1 this is the single trainer actor of earlier runs, and its checkpoints
 from __future__ import annotations
 
 import dataclasses
-import io
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -22,15 +21,14 @@ from typing import Any
 
 import numpy as np
 import ray
-import torch
 
 from activeamp.config import ConfigError
 from activeamp.loop.cluster import check_resources, wait_ready
 from activeamp.loop.settings import TrainerConfig
 from activeamp.loop.trainer import SurrogateTrainer, TrainOutcome
 from activeamp.surrogate.boosting import BoostingSchedule
-from activeamp.surrogate.checkpoint import FORMAT_VERSION
-from activeamp.surrogate.committee import MEMBERS_KEY, combine_predictions, member_configs
+from activeamp.surrogate.checkpoint import MEMBERS_KEY, dump_state, load_state
+from activeamp.surrogate.committee import combine_predictions, committee_state, is_committee_state, member_configs
 from activeamp.surrogate.config import SurrogateConfig
 from activeamp.surrogate.prediction import Prediction
 
@@ -46,23 +44,13 @@ def join_states(blobs: Sequence[bytes]) -> bytes:
     members' :func:`~activeamp.surrogate.fitting.state_to_bytes`; one member's bytes are returned as they are."""
     if len(blobs) == 1:
         return blobs[0]
-    states = [torch.load(io.BytesIO(b), map_location="cpu", weights_only=True) for b in blobs]
-    buffer = io.BytesIO()
-    torch.save({"format": FORMAT_VERSION, "config": states[0]["config"], MEMBERS_KEY: states}, buffer)
-    return buffer.getvalue()
+    return dump_state(committee_state([load_state(b) for b in blobs]))
 
 
 def split_state(blob: bytes) -> list[bytes]:
     """The members' state bytes of a checkpoint written by :func:`join_states` (a single surrogate: itself)."""
-    state = torch.load(io.BytesIO(blob), map_location="cpu", weights_only=True)
-    if MEMBERS_KEY not in state:
-        return [blob]
-    out = []
-    for member in state[MEMBERS_KEY]:
-        buffer = io.BytesIO()
-        torch.save(member, buffer)
-        out.append(buffer.getvalue())
-    return out
+    state = load_state(blob)
+    return [dump_state(member) for member in state[MEMBERS_KEY]] if is_committee_state(state) else [blob]
 
 
 def combine_outcomes(outcomes: Sequence[TrainOutcome]) -> TrainOutcome:

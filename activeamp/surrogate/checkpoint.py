@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import io
 import logging
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -23,10 +24,13 @@ from activeamp.surrogate.pipeline import Pipeline
 
 __all__ = [
     "FORMAT_VERSION",
+    "MEMBERS_KEY",
     "build_from_state",
     "checkpoint_sha256",
     "CheckpointMixin",
     "check_format",
+    "dump_state",
+    "load_state",
     "pipeline_from_state",
     "pipeline_state",
     "read_checkpoint",
@@ -41,6 +45,9 @@ _T = TypeVar("_T")
 
 #: Version of the checkpoint layout; a checkpoint of another version is refused.
 FORMAT_VERSION = 1
+
+#: Key of a committee checkpoint (:mod:`activeamp.surrogate.committee`) that holds the members' states.
+MEMBERS_KEY = "members"
 
 
 def _to_torch_state(state: dict[str, Any]) -> dict[str, Any]:
@@ -98,6 +105,18 @@ def checkpoint_sha256(path: str | Path) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def dump_state(state: Mapping[str, Any]) -> bytes:
+    """A checkpoint state as bytes (the content of a checkpoint file)."""
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    return buffer.getvalue()
+
+
+def load_state(data: bytes) -> Mapping[str, Any]:
+    """Inverse of :func:`dump_state`, read on the CPU with ``weights_only=True``."""
+    return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
 
 
 def write_checkpoint(path: str | Path, state: Mapping[str, Any]) -> Path:
@@ -217,9 +236,9 @@ class CheckpointMixin:
     @classmethod
     def from_state(cls: type[_S], state: Mapping[str, Any], device: str | None = None) -> _S:
         """Surrogate from a :meth:`state_dict`, optionally on another ``device`` (errors as raised by the parts)."""
-        if "members" in state:
+        if MEMBERS_KEY in state:
             raise ValueError(
-                f"a committee of {len(state['members'])} surrogates (a run with several trainer actors), not one "
+                f"a committee of {len(state[MEMBERS_KEY])} surrogates (a run with several trainer actors), not one "
                 "surrogate: load it with activeamp.surrogate.committee.load_model"
             )
         config = SurrogateConfig.from_dict(state["config"])

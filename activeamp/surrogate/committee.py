@@ -28,6 +28,7 @@ import numpy as np
 
 from activeamp.surrogate.checkpoint import (
     FORMAT_VERSION,
+    MEMBERS_KEY,
     build_from_state,
     check_format,
     read_checkpoint,
@@ -42,13 +43,12 @@ __all__ = [
     "Model",
     "SurrogateCommittee",
     "combine_predictions",
+    "committee_state",
     "is_committee_state",
     "load_model",
     "member_configs",
 ]
 
-#: Key of a committee checkpoint that holds the members' states.
-MEMBERS_KEY = "members"
 
 
 def combine_predictions(predictions: Sequence[Prediction]) -> Prediction:
@@ -213,11 +213,7 @@ class SurrogateCommittee:
 
     def state_dict(self) -> dict[str, Any]:
         """Checkpoint state: the format, the first member's config and every member's :meth:`Surrogate.state_dict`."""
-        return {
-            "format": FORMAT_VERSION,
-            "config": self.config.to_dict(),
-            MEMBERS_KEY: [m.state_dict() for m in self.members],
-        }
+        return committee_state([m.state_dict() for m in self.members])
 
     def save(self, path: str | Path) -> Path:
         """Write one checkpoint with every member, atomically; return its path."""
@@ -239,6 +235,12 @@ class SurrogateCommittee:
 
 #: What :func:`load_model` returns: one surrogate or a committee, with the same prediction interface.
 Model = Surrogate | SurrogateCommittee
+
+
+def committee_state(members: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The checkpoint state of a committee from its members' :meth:`Surrogate.state_dict` (the format, the first
+    member's config, every member's state)."""
+    return {"format": FORMAT_VERSION, "config": members[0]["config"], MEMBERS_KEY: list(members)}
 
 
 def is_committee_state(state: Mapping[str, Any]) -> bool:

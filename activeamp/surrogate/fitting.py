@@ -8,7 +8,6 @@ choice. :func:`state_to_bytes` / :func:`state_from_bytes` move a surrogate betwe
 
 from __future__ import annotations
 
-import io
 import logging
 import time
 from dataclasses import dataclass
@@ -16,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from activeamp.surrogate.boosting import BoostingSchedule, run_boosting
-from activeamp.surrogate.surrogate import Callback, DataParallel, Surrogate, SurrogateConfig
+from activeamp.surrogate.checkpoint import dump_state, load_state
+from activeamp.surrogate.surrogate import Callback, DataParallel, Surrogate
 
 __all__ = ["FitOutcome", "FitTask", "fit_and_boost", "state_from_bytes", "state_to_bytes"]
 
@@ -231,9 +230,7 @@ class FitTask:
 
 def state_to_bytes(surrogate: Surrogate) -> bytes:
     """Serialise a surrogate's full state (the checkpoint format of :meth:`Surrogate.save`)."""
-    buffer = io.BytesIO()
-    torch.save(surrogate.state_dict(), buffer)
-    return buffer.getvalue()
+    return dump_state(surrogate.state_dict())
 
 
 def state_from_bytes(data: bytes, device: str | None = None) -> Surrogate:
@@ -246,10 +243,4 @@ def state_from_bytes(data: bytes, device: str | None = None) -> Surrogate:
     device : str, optional
         Torch device of the rebuilt surrogate (default: the one its config names).
     """
-    state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
-    config = SurrogateConfig.from_dict(state["config"])
-    if device is not None:
-        config = SurrogateConfig.from_dict({**config.to_dict(), "device": device})
-    surrogate = Surrogate(config)
-    surrogate.load_state_dict(state)
-    return surrogate
+    return Surrogate.from_state(load_state(data), device)
